@@ -1,0 +1,85 @@
+/**
+ * The one measuring harness every benchmark uses. It reports what it measured; nothing here
+ * asserts a speed. Run with `npm run bench` (all) or `npm run bench -- retry` (one file).
+ */
+
+/** Median nanoseconds per call of `fn`, over `rounds` rounds of at least `minTimeMs` each. */
+export async function nsPerOp(
+  fn: () => unknown,
+  { rounds = 5, minTimeMs = 250, async = true }: { rounds?: number; minTimeMs?: number; async?: boolean } = {},
+): Promise<number> {
+  // Warm up, and find a batch size that runs for about minTimeMs.
+  let batch = 1;
+  for (;;) {
+    const ns = await runBatch(fn, batch, async);
+    if (ns >= minTimeMs * 1e6 || batch >= 1 << 26) break;
+    batch *= ns < 1e6 ? 10 : 2;
+  }
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) samples.push((await runBatch(fn, batch, async)) / batch);
+  return median(samples);
+}
+
+async function runBatch(fn: () => unknown, n: number, isAsync: boolean): Promise<number> {
+  const start = process.hrtime.bigint();
+  if (isAsync) for (let i = 0; i < n; i++) await fn();
+  else for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - start);
+}
+
+/** The median of a list of numbers (the list is sorted in place). */
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/** The p-th percentile (nearest rank) of a list of numbers (sorted in place). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  values.sort((a, b) => a - b);
+  const rank = Math.min(values.length - 1, Math.max(0, Math.ceil((p / 100) * values.length) - 1));
+  return values[rank]!;
+}
+
+/** Heap bytes retained per item while `count` items created by `make` are alive. Needs `--expose-gc`. */
+export async function heapBytesPer(count: number, make: (i: number) => unknown, release: () => Promise<void> | void): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with node --expose-gc (npm run bench does)');
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const keep: unknown[] = new Array(count);
+  for (let i = 0; i < count; i++) keep[i] = make(i);
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  await release();
+  keep.length = 0;
+  return (after - before) / count;
+}
+
+/** One row of a results table. */
+export interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  /** Shown as `x.xx x` against the baseline row of the same table when given. */
+  ratio?: number;
+  note?: string;
+}
+
+/** Prints a titled table of rows, aligned, to stdout. */
+export function printTable(title: string, rows: Row[]): void {
+  console.log(`\n## ${title}`);
+  const name = Math.max(...rows.map((r) => r.name.length), 4);
+  for (const r of rows) {
+    const value = formatNumber(r.value).padStart(12);
+    const ratio = r.ratio === undefined ? '' : `  ${r.ratio.toFixed(2).padStart(8)}x`;
+    console.log(`${r.name.padEnd(name)}  ${value} ${r.unit.padEnd(6)}${ratio}${r.note ? `  ${r.note}` : ''}`);
+  }
+}
+
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
+  return n.toFixed(n >= 10 ? 1 : 2);
+}

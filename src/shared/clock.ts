@@ -1,0 +1,52 @@
+/**
+ * Time, as every primitive sees it. Injectable so schedules can be tested with a fake clock
+ * and so no primitive reads `Date.now()` or calls `setTimeout` directly.
+ */
+
+/**
+ * A source of time and of abortable waits. Every primitive takes one as its `clock` option;
+ * the default is {@link realClock}.
+ *
+ * @example
+ * ```ts
+ * import { realClock } from 'ridethrough';
+ * const started = realClock.now();
+ * await realClock.sleep(5);
+ * console.log(realClock.now() - started >= 4);
+ * ```
+ */
+export interface Clock {
+  /** Milliseconds from an arbitrary origin. Only differences are meaningful; it never goes backwards. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon as `signal` aborts.
+   * Either way no timer and no abort listener is left behind. `ms <= 0` resolves without a timer.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const resolved = Promise.resolve();
+
+/**
+ * The real clock: `performance.now()` and a `setTimeout` that is cleared on abort.
+ * A pending sleep keeps the process alive, like any timer the caller is awaiting.
+ */
+export const realClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    // No timer at all for a zero wait: a setTimeout(0) costs a full millisecond here.
+    if (!(ms > 0)) return resolved;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      function onAbort(): void {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+});

@@ -1,0 +1,143 @@
+/**
+ * Option validation shared by every primitive. Bad input throws at the call, synchronously,
+ * with a message that names the function, the option and the value it got:
+ * `retry(): option "maxAttempts" must be an integer >= 1, got 0`.
+ * Wrong type -> TypeError; right type but out of range (NaN included) -> RangeError.
+ */
+
+/** A short, safe rendering of any value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value == null) {
+    return String(value);
+  }
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (Array.isArray(value)) return 'an array';
+  return 'an object';
+}
+
+function fail(where: string, name: string, expected: string, value: unknown, Type: typeof TypeError): never {
+  throw new Type(`${where}: option "${name}" must be ${expected}, got ${describe(value)}`);
+}
+
+/** Constraints for {@link numberOption}. */
+export interface NumberConstraints {
+  /** Smallest accepted value (inclusive). */
+  min?: number;
+  /** Whether `min` itself is excluded (`> min` instead of `>= min`). */
+  minExclusive?: boolean;
+  /** Largest accepted value (inclusive). */
+  max?: number;
+  /** Only whole numbers. */
+  integer?: boolean;
+  /** Accept `Infinity` (never accepted unless said). */
+  infinite?: boolean;
+}
+
+/** Validates a numeric option; `undefined` gives `fallback`. */
+export function numberOption(
+  where: string,
+  name: string,
+  value: unknown,
+  fallback: number,
+  c: NumberConstraints = {},
+): number {
+  if (value === undefined) return fallback;
+  const expected = expectation(c);
+  if (typeof value !== 'number') fail(where, name, expected, value, TypeError);
+  const ok =
+    !Number.isNaN(value) &&
+    (Number.isFinite(value) || (c.infinite === true && value === Infinity)) &&
+    (!c.integer || Number.isInteger(value) || value === Infinity) &&
+    (c.min === undefined || (c.minExclusive ? value > c.min : value >= c.min)) &&
+    (c.max === undefined || value <= c.max);
+  if (!ok) fail(where, name, expected, value, RangeError);
+  return value;
+}
+
+/** Like {@link numberOption} but `undefined` stays `undefined` (an option with no default). */
+export function optionalNumberOption(
+  where: string,
+  name: string,
+  value: unknown,
+  c: NumberConstraints = {},
+): number | undefined {
+  return value === undefined ? undefined : numberOption(where, name, value, 0, c);
+}
+
+function expectation(c: NumberConstraints): string {
+  const parts = [c.integer ? 'an integer' : c.infinite ? 'a number' : 'a finite number'];
+  if (c.min !== undefined) parts.push(`${c.minExclusive ? '>' : '>='} ${c.min}`);
+  if (c.max !== undefined) parts.push(`${c.min !== undefined ? 'and ' : ''}<= ${c.max}`);
+  return parts.join(' ');
+}
+
+/** Validates an optional function option. */
+export function functionOption<F extends (...args: never[]) => unknown>(
+  where: string,
+  name: string,
+  value: unknown,
+): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') fail(where, name, 'a function', value, TypeError);
+  return value as F;
+}
+
+/** Validates a required function argument (`name` is how the docs call it). */
+export function requiredFunction<F extends (...args: never[]) => unknown>(where: string, name: string, value: unknown): F {
+  if (typeof value !== 'function') {
+    throw new TypeError(`${where}: "${name}" must be a function, got ${describe(value)}`);
+  }
+  return value as F;
+}
+
+/** Validates an option that is one of a fixed set of strings. */
+export function enumOption<T extends string>(
+  where: string,
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') fail(where, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value, TypeError);
+  if (!(allowed as readonly string[]).includes(value)) {
+    fail(where, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value, RangeError);
+  }
+  return value as T;
+}
+
+/** Validates an optional boolean option. */
+export function booleanOption(where: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(where, name, 'a boolean', value, TypeError);
+  return value;
+}
+
+/** Validates an optional `AbortSignal` option. */
+export function signalOption(where: string, value: unknown, name = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) fail(where, name, 'an AbortSignal', value, TypeError);
+  return value;
+}
+
+/** Validates the options argument itself: `undefined` or a plain object. */
+export function optionsObject<T extends object>(where: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${where}: options must be an object, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Validates an optional object option with the given methods (a `Clock`, a `RetryBudget`). */
+export function objectOption<T>(where: string, name: string, value: unknown, methods: readonly string[]): T | undefined {
+  if (value === undefined) return undefined;
+  const ok =
+    value !== null &&
+    typeof value === 'object' &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  if (!ok) fail(where, name, `an object with ${methods.map((m) => `${m}()`).join(', ')}`, value, TypeError);
+  return value as T;
+}

@@ -1,0 +1,1234 @@
+/**
+ * The readiness gate: do not start a step until every named check passes for every subject,
+ * and when it is not ready, say which check failed for which subject and why.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
+import { retry, type AttemptContext, type RetryOptions } from './retry.js';
+import { realClock, type Clock } from './shared/clock.js';
+import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
+import { abortError, timeoutError } from './shared/signals.js';
+import {
+  describe,
+  functionOption,
+  numberOption,
+  objectOption,
+  optionsObject,
+  requiredFunction,
+  signalOption,
+} from './shared/validate.js';
+
+/** What a check is called with besides its subject. */
+export interface CheckContext {
+  /**
+   * Aborts when the check times out (`timeoutMs`), when the caller's signal aborts, when a
+   * waiting deadline passes, or when the gate drains. Hand it to `fetch` and friends.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a check may answer: `true` or `{ ok: true }` passes; `false`, a string (the reason) or
+ * `{ ok: false, detail }` fails with that detail. Anything else is a bug in the check and fails
+ * it with a permanent verdict.
+ */
+export type CheckOutcome = boolean | string | { readonly ok: boolean; readonly detail?: string };
+
+/** One named readiness check of a subject (a gateway pod, a node). It may be async. */
+export type Check<S> = (subject: S, context: CheckContext) => CheckOutcome | PromiseLike<CheckOutcome>;
+
+/** The checks of a gate, by name. Names appear in reports and in the probe's URLs. */
+export type Checks<S> = Readonly<Record<string, Check<S>>>;
+
+/** The outcome of one check for one subject. */
+export interface CheckResult {
+  /** The check's name. */
+  readonly name: string;
+  /** Whether it passed. */
+  readonly ok: boolean;
+  /**
+   * Why it failed (the string or `detail` it returned, the message of what it threw,
+   * `'timed out after N ms'`), or the detail a passing check gave; `''` when there is none.
+   */
+  readonly detail: string;
+  /** From the call to the answer (or to the timeout). */
+  readonly durationMs: number;
+  /** What it threw, untouched (a `TimeoutError` when it timed out). */
+  readonly error?: unknown;
+  /** How `error` was classified: a permanent verdict ends a wait at once. */
+  readonly verdict?: Verdict;
+}
+
+/** Every check's outcome for one subject. */
+export interface Report<S> {
+  /** True when every check passed (and the gate is not draining). */
+  readonly ready: boolean;
+  /** The subject the checks ran on (`undefined` for the probe). */
+  readonly subject: S;
+  /** The subject's name in messages (see the `key` option); `''` when there is no subject. */
+  readonly key: string;
+  /** One result per check, in the order the checks were declared. */
+  readonly results: readonly CheckResult[];
+}
+
+/** The reports of {@link ReadinessGate.evaluateAll}: one per subject, in the order given. */
+export interface ReportSet<S> {
+  /** True only when every subject is ready. */
+  readonly ready: boolean;
+  readonly reports: readonly Report<S>[];
+}
+
+/** Options of {@link readinessGate}. Every option is checked at the call. */
+export interface GateOptions<S> {
+  /** The checks, by name (at least one). The name `'shutdown'` is reserved for {@link ReadinessGate.drain}. */
+  checks: Checks<S>;
+  /**
+   * How long each check may run; a check still running then fails with
+   * `'timed out after N ms'` and its signal aborts.
+   * @defaultValue 5000
+   */
+  timeoutMs?: number;
+  /**
+   * Names a subject in reports and messages (`'gw-2'` in `"gw-2: tunnel: status is DOWN"`).
+   * Two subjects of one evaluation must not share a key.
+   * @defaultValue String(subject), and `''` for `undefined`
+   */
+  key?: (subject: S) => string;
+  /**
+   * Classifies what a check throws. A permanent verdict makes
+   * {@link ReadinessGate.waitUntilReady} give up at once.
+   * @defaultValue classify
+   */
+  classify?: Classifier;
+  /** @defaultValue realClock */
+  clock?: Clock;
+}
+
+/** Options of {@link ReadinessGate.evaluate}. */
+export interface EvaluateOptions {
+  /** Aborting it aborts the checks' signals and rejects with `signal.reason`. @defaultValue none */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ReadinessGate.evaluateAll}. */
+export interface EvaluateAllOptions<S> extends EvaluateOptions {
+  /** Overrides the gate's `key` for this call. @defaultValue the gate's `key` */
+  key?: (subject: S) => string;
+}
+
+/** Given to `onProgress` after every evaluation of {@link ReadinessGate.waitUntilReady}. */
+export interface ProgressEvent<S> {
+  /** 1 for the first evaluation. */
+  readonly attempt: number;
+  readonly ready: boolean;
+  readonly reports: readonly Report<S>[];
+  /** Milliseconds since `waitUntilReady()` was called. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * Options of {@link ReadinessGate.waitUntilReady}: the {@link RetryOptions} of the re-evaluation
+ * schedule (but `classify` and `clock`, which are the gate's), with defaults for waiting.
+ */
+export interface WaitUntilReadyOptions<S> extends Omit<RetryOptions, 'classify' | 'clock' | 'maxAttempts' | 'maxDelayMs'> {
+  /**
+   * Evaluations in all. The wait is meant to be bounded by `deadlineMs` (or `signal`); without
+   * any of the three it lasts until ready or until a check fails permanently.
+   * @defaultValue Infinity
+   */
+  maxAttempts?: number;
+  /**
+   * The longest pause between evaluations: a subject that becomes ready is noticed within it.
+   * @defaultValue 5000
+   */
+  maxDelayMs?: number;
+  /** Overrides the gate's `key` for this call. @defaultValue the gate's `key` */
+  key?: (subject: S) => string;
+  /** Called after every evaluation. An exception thrown here ends the wait with that exception. */
+  onProgress?: (event: ProgressEvent<S>) => void;
+}
+
+/** Options of {@link ReadinessGate.handler}. */
+export interface HandlerOptions {
+  /**
+   * Where the probe is served. `<path>/<name>` answers for one check, and the last segment names
+   * the final line (`readyz check passed`). Other paths get 404.
+   * @defaultValue '/readyz'
+   */
+  path?: string;
+}
+
+/** A `node:http` request listener (also usable with express, fastify's raw mode and the like). */
+export type ProbeHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** A readiness gate; create one with {@link readinessGate}. */
+export interface ReadinessGate<S> {
+  /** The check names, in declared order. */
+  readonly names: readonly string[];
+  /** Whether {@link ReadinessGate.drain} was called. */
+  readonly drained: boolean;
+  /**
+   * Runs every check on `subject` at once, each bounded by `timeoutMs`, and resolves with the
+   * report. It never rejects because of a check; only `signal` makes it reject.
+   */
+  evaluate(subject: S, options?: EvaluateOptions): Promise<Report<S>>;
+  /**
+   * Evaluates every subject at once; ready only when all are. Subjects whose keys collide throw
+   * a `TypeError` at the call.
+   */
+  evaluateAll(subjects: readonly S[], options?: EvaluateAllOptions<S>): Promise<ReportSet<S>>;
+  /**
+   * Re-evaluates every subject on the retry schedule until all are ready in one evaluation, and
+   * resolves with those reports. Rejects with a {@link NotReadyError} when the deadline passes,
+   * the attempts run out, a check fails permanently or the gate drains; with `signal.reason` when
+   * the signal aborts.
+   */
+  waitUntilReady(subjects: readonly S[], options?: WaitUntilReadyOptions<S>): Promise<Report<S>[]>;
+  /**
+   * A readiness probe for this process: a `node:http` handler that evaluates the checks without a
+   * subject (so it exists only when `undefined` is a valid subject). It answers 200 `ok` when
+   * ready and 503 when not, like kube-apiserver's `/readyz`: `?verbose` lists `[+]name ok` and
+   * `[-]name failed: detail` lines and a final `readyz check passed|failed` line (a failure is
+   * always verbose); `?exclude=name` (repeatable) skips a check, with a `warn:` line for a name
+   * that matches nothing; `<path>/<name>` answers for one check (404 for an unknown name).
+   */
+  readonly handler: undefined extends S ? (options?: HandlerOptions) => ProbeHandler : never;
+  /**
+   * From now on the gate is not ready: every evaluation, the probe and every wait report a failing
+   * `shutdown` pseudo-check (`process is shutting down`) at once, without running the checks, and
+   * checks in flight are aborted. Call it on SIGTERM, before the server stops serving, so
+   * Kubernetes takes the pod out of its endpoints first. It cannot be undone.
+   */
+  drain(): void;
+}
+
+/**
+ * The gate was not ready in time: the deadline passed, the attempts ran out, a check failed
+ * permanently or the gate drained. `reports` holds the last evaluation; the message lists each
+ * failing check as `subject: check: detail`. `cause` is the first error a failing check threw.
+ */
+export class NotReadyError<S = unknown> extends Error {
+  override readonly name = 'NotReadyError';
+  /** The last evaluation, one report per subject. */
+  readonly reports: readonly Report<S>[];
+
+  constructor(message: string, reports: readonly Report<S>[], options?: ErrorOptions) {
+    super(message, options);
+    this.reports = reports;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const WHERE = 'readinessGate()';
+const DEFAULT_TIMEOUT_MS = 5_000;
+/** setTimeout fires at once for longer delays (Node clamps them to 1 ms with a warning). */
+const MAX_TIMER_MS = 2_147_483_647;
+const DEFAULT_WAIT_MAX_DELAY_MS = 5_000;
+const SHUTDOWN = 'shutdown';
+const SHUTTING_DOWN = 'process is shutting down';
+const NOT_READY = 'not ready';
+const DRAINING = 'the gate is draining';
+/** How many failing checks a message lists before it says "and N more". */
+const MESSAGE_LINES = 20;
+/** Formatted details are cut here: an error message can hold a whole response body. */
+const MAX_DETAIL_CHARS = 500;
+
+const TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'timed out' });
+const ABORTED: Verdict = Object.freeze({ kind: 'transient', reason: 'aborted' });
+const INVALID_OUTCOME: Verdict = Object.freeze({ kind: 'permanent', reason: 'invalid check outcome' });
+const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
+const PROGRESS_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'onProgress threw' });
+const DRAINED: Verdict = Object.freeze({ kind: 'permanent', reason: 'gate drained' });
+const NOT_YET: Verdict = Object.freeze({ kind: 'transient', reason: NOT_READY });
+const SHUTDOWN_RESULT: CheckResult = Object.freeze({ name: SHUTDOWN, ok: false, detail: SHUTTING_DOWN, durationMs: 0 });
+/** Cancels a timeout sleep; a constant so finishing an evaluation allocates no DOMException. */
+const FINISHED: unknown = Object.freeze({ reason: 'evaluation finished' });
+
+const reportChannel = diagnosticsChannel(diagnosticsChannels.gate.report);
+const drainChannel = diagnosticsChannel(diagnosticsChannels.gate.drain);
+
+interface Entry<S> {
+  readonly name: string;
+  readonly check: Check<S>;
+}
+
+/** Everything the evaluations of one gate share. */
+interface Core<S> {
+  readonly entries: readonly Entry<S>[];
+  readonly timeoutMs: number;
+  readonly key: (subject: S) => string;
+  readonly classify: Classifier;
+  readonly clock: Clock;
+  drained: boolean;
+  /** Evaluations waiting on async checks, so `drain()` can end them. */
+  readonly inFlight: Set<Evaluation<S>>;
+}
+
+/**
+ * Creates a readiness gate over named checks. Options are checked at the call: no checks, a check
+ * that is not a function, a reserved or unprintable name, or a bad `timeoutMs` throw here.
+ *
+ * @typeParam S - The subject the checks examine (a pod, a node, a URL); inferred from the checks.
+ *
+ * @example
+ * ```ts
+ * import { formatReport, readinessGate } from 'ridethrough';
+ *
+ * interface Gateway { name: string; tunnel: 'UP' | 'DOWN'; keyVersion: number }
+ * const gate = readinessGate({
+ *   checks: {
+ *     tunnel: (gw: Gateway) => gw.tunnel === 'UP' || `status is ${gw.tunnel}`,
+ *     key: (gw: Gateway) => ({ ok: gw.keyVersion >= 2, detail: `key version ${gw.keyVersion}` }),
+ *   },
+ *   key: (gw) => gw.name,
+ * });
+ * const { ready, reports } = await gate.evaluateAll([
+ *   { name: 'gw-1', tunnel: 'UP', keyVersion: 2 },
+ *   { name: 'gw-2', tunnel: 'DOWN', keyVersion: 2 },
+ * ]);
+ * console.log(ready); // false
+ * console.log(formatReport(reports));
+ * ```
+ */
+export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
+  if (options === undefined) throw new TypeError(`${WHERE}: options with "checks" are required`);
+  const o = optionsObject(WHERE, options);
+  const core: Core<S> = {
+    entries: checkEntries(o.checks),
+    timeoutMs: numberOption(WHERE, 'timeoutMs', o.timeoutMs, DEFAULT_TIMEOUT_MS, {
+      min: 0,
+      minExclusive: true,
+      max: MAX_TIMER_MS,
+    }),
+    key: functionOption<(subject: S) => string>(WHERE, 'key', o.key) ?? defaultKey,
+    classify: functionOption<Classifier>(WHERE, 'classify', o.classify) ?? defaultClassify,
+    clock: objectOption<Clock>(WHERE, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    drained: false,
+    inFlight: new Set(),
+  };
+  const names = Object.freeze(core.entries.map((e) => e.name));
+  const gate: ReadinessGate<S> = {
+    names,
+    get drained() {
+      return core.drained;
+    },
+    evaluate(subject, evaluateOptions) {
+      const where = 'evaluate()';
+      const eo = optionsObject(where, evaluateOptions);
+      const signal = signalOption(where, eo.signal);
+      const key = subjectKey(where, core.key, subject, 0);
+      return Promise.resolve(evaluateSubject(core, core.entries, subject, key, signal, signal, true));
+    },
+    evaluateAll(subjects, evaluateOptions) {
+      const where = 'evaluateAll()';
+      const eo = optionsObject(where, evaluateOptions);
+      const signal = signalOption(where, eo.signal);
+      const keys = subjectKeys(where, subjects, functionOption<(subject: S) => string>(where, 'key', eo.key) ?? core.key);
+      return evaluateMany(core, subjects, keys, signal, signal);
+    },
+    waitUntilReady(subjects, waitOptions) {
+      return waitUntilReady(core, subjects, waitOptions);
+    },
+    handler: ((handlerOptions?: HandlerOptions) => createHandler(core, handlerOptions)) as unknown as ReadinessGate<S>['handler'],
+    drain() {
+      if (core.drained) return;
+      core.drained = true;
+      const inFlight = [...core.inFlight];
+      if (drainChannel.hasSubscribers) drainChannel.publish({ inFlight: inFlight.length });
+      for (const evaluation of inFlight) evaluation.drain();
+    },
+  };
+  return gate;
+}
+
+function checkEntries<S>(checks: unknown): Entry<S>[] {
+  if (checks === null || typeof checks !== 'object' || Array.isArray(checks)) {
+    throw new TypeError(`${WHERE}: option "checks" must be an object of named check functions, got ${describe(checks)}`);
+  }
+  const entries: Entry<S>[] = [];
+  for (const [name, check] of Object.entries(checks)) {
+    if (typeof check !== 'function') {
+      throw new TypeError(`${WHERE}: check "${name}" must be a function, got ${describe(check)}`);
+    }
+    if (name === SHUTDOWN) {
+      throw new TypeError(`${WHERE}: the check name "${SHUTDOWN}" is reserved for drain(); choose another name`);
+    }
+    if (name === '' || /\p{Cc}/u.test(name)) {
+      throw new TypeError(`${WHERE}: check names must be non-empty and printable, got ${JSON.stringify(name)}`);
+    }
+    entries.push({ name, check: check as Check<S> });
+  }
+  if (entries.length === 0) throw new TypeError(`${WHERE}: option "checks" must name at least one check`);
+  return entries;
+}
+
+function defaultKey(subject: unknown): string {
+  if (subject === undefined) return '';
+  try {
+    return String(subject);
+  } catch {
+    // Objects without a prototype have no toString.
+    return Object.prototype.toString.call(subject);
+  }
+}
+
+function subjectKey<S>(where: string, key: (subject: S) => string, subject: S, index: number): string {
+  const value = key(subject);
+  if (typeof value !== 'string') {
+    throw new TypeError(`${where}: option "key" must return a string, got ${describe(value)} for subject ${index}`);
+  }
+  return value;
+}
+
+function subjectKeys<S>(where: string, subjects: unknown, key: (subject: S) => string): string[] {
+  if (!Array.isArray(subjects)) throw new TypeError(`${where}: "subjects" must be an array, got ${describe(subjects)}`);
+  const keys = new Array<string>(subjects.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < subjects.length; i++) {
+    const k = subjectKey(where, key, subjects[i] as S, i);
+    const first = seen.get(k);
+    if (first !== undefined) {
+      throw new TypeError(
+        `${where}: subjects ${first} and ${i} have the same key ${JSON.stringify(k)}; pass a "key" option that tells them apart`,
+      );
+    }
+    seen.set(k, i);
+    keys[i] = k;
+  }
+  return keys;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+/**
+ * The context a check gets. Its AbortController is made on first read of `signal`: creating one
+ * costs about a microsecond, and most checks never look at it.
+ */
+class LazyCheckContext implements CheckContext {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/**
+ * Evaluates one subject. Synchronous checks are answered in this call; when every check is
+ * synchronous the report is returned as is (no promise, no timer). Otherwise an
+ * {@link Evaluation} waits for the async ones.
+ *
+ * `signal` aborts the checks. When `rejectSignal` (the caller's own signal) aborts, the
+ * evaluation rejects with its reason; any other abort (a wait's deadline) finishes the report
+ * with the checks still running failed as `aborted: <reason>`.
+ */
+function evaluateSubject<S>(
+  core: Core<S>,
+  entries: readonly Entry<S>[],
+  subject: S,
+  key: string,
+  signal: AbortSignal | undefined,
+  rejectSignal: AbortSignal | undefined,
+  honorDrain: boolean,
+): Report<S> | Promise<Report<S>> {
+  if (rejectSignal?.aborted) return Promise.reject(rejectSignal.reason);
+  if (honorDrain && core.drained) return publish({ ready: false, subject, key, results: [SHUTDOWN_RESULT] });
+  const results = new Array<CheckResult>(entries.length);
+  if (signal?.aborted) {
+    for (let i = 0; i < entries.length; i++) results[i] = abortedResult(entries[i]!.name, signal.reason, 0);
+    return finish(core, subject, key, results, honorDrain);
+  }
+  const clock = core.clock;
+  let evaluation: Evaluation<S> | undefined;
+  let t = clock.now();
+  for (let i = 0; i < entries.length; i++) {
+    const { name, check } = entries[i]!;
+    const context = new LazyCheckContext();
+    const start = t;
+    let outcome: unknown;
+    let threw = false;
+    try {
+      outcome = check(subject, context);
+      if (isThenable(outcome)) {
+        evaluation ??= new Evaluation(core, entries, subject, key, results, signal, rejectSignal, honorDrain);
+        evaluation.track(i, context, outcome, start);
+        t = clock.now();
+        continue;
+      }
+    } catch (error) {
+      outcome = error;
+      threw = true;
+    }
+    t = clock.now();
+    results[i] = threw ? thrownResult(core, name, outcome, t - start) : outcomeResult(name, outcome, t - start);
+  }
+  if (evaluation === undefined) return finish(core, subject, key, results, honorDrain);
+  return evaluation.start();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function finish<S>(core: Core<S>, subject: S, key: string, results: CheckResult[], honorDrain: boolean): Report<S> {
+  let ready = true;
+  for (const r of results) if (!r.ok) ready = false;
+  // A check may have called drain(), or drain() came while async checks were running.
+  if (honorDrain && core.drained) {
+    results.push(SHUTDOWN_RESULT);
+    ready = false;
+  }
+  return publish({ ready, subject, key, results });
+}
+
+function publish<S>(report: Report<S>): Report<S> {
+  if (reportChannel.hasSubscribers) reportChannel.publish(report);
+  return report;
+}
+
+/** The async part of one subject's evaluation: the pending checks, one timer, one abort listener. */
+class Evaluation<S> {
+  readonly #core: Core<S>;
+  readonly #entries: readonly Entry<S>[];
+  readonly #subject: S;
+  readonly #key: string;
+  readonly #results: CheckResult[];
+  readonly #signal: AbortSignal | undefined;
+  readonly #rejectSignal: AbortSignal | undefined;
+  readonly #honorDrain: boolean;
+  readonly #startedAt: number;
+  /** Contexts of the checks still running, by index. */
+  readonly #pending = new Map<number, { context: LazyCheckContext; start: number }>();
+  #timer: AbortController | undefined;
+  #done = false;
+  #resolve!: (report: Report<S>) => void;
+  #reject!: (reason: unknown) => void;
+  readonly #onAbort = (): void => this.#aborted();
+
+  constructor(
+    core: Core<S>,
+    entries: readonly Entry<S>[],
+    subject: S,
+    key: string,
+    results: CheckResult[],
+    signal: AbortSignal | undefined,
+    rejectSignal: AbortSignal | undefined,
+    honorDrain: boolean,
+  ) {
+    this.#core = core;
+    this.#entries = entries;
+    this.#subject = subject;
+    this.#key = key;
+    this.#results = results;
+    this.#signal = signal;
+    this.#rejectSignal = rejectSignal;
+    this.#honorDrain = honorDrain;
+    this.#startedAt = core.clock.now();
+  }
+
+  track(index: number, context: LazyCheckContext, outcome: PromiseLike<unknown>, start: number): void {
+    this.#pending.set(index, { context, start });
+    // Promise.resolve adopts foreign thenables; both handlers are attached, so a check that
+    // rejects after its timeout never becomes an unhandled rejection.
+    Promise.resolve(outcome).then(
+      (value) => this.#settle(index, value, false),
+      (error: unknown) => this.#settle(index, error, true),
+    );
+  }
+
+  start(): Promise<Report<S>> {
+    const promise = new Promise<Report<S>>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#core.inFlight.add(this);
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    // A check may have aborted the signal or drained the gate while the checks were being called.
+    if (this.#signal?.aborted) this.#aborted();
+    else if (this.#honorDrain && this.#core.drained) this.drain();
+    // Checks that answered with an already settled promise settle in the next microtasks; only
+    // if some are still running after them is the timeout timer worth its cost.
+    else queueMicrotask(() => this.#armTimer());
+    return promise;
+  }
+
+  #armTimer(): void {
+    if (this.#done) return;
+    const remaining = this.#core.timeoutMs - (this.#core.clock.now() - this.#startedAt);
+    this.#timer = new AbortController();
+    this.#core.clock.sleep(Math.max(0, remaining), this.#timer.signal).then(() => this.#timedOut(), noop);
+  }
+
+  #settle(index: number, value: unknown, threw: boolean): void {
+    const pending = this.#pending.get(index);
+    if (this.#done || pending === undefined) return;
+    this.#pending.delete(index);
+    const { name } = this.#entries[index]!;
+    const durationMs = this.#core.clock.now() - pending.start;
+    this.#results[index] = threw ? thrownResult(this.#core, name, value, durationMs) : outcomeResult(name, value, durationMs);
+    if (this.#pending.size === 0) this.#finish();
+  }
+
+  #timedOut(): void {
+    if (this.#done) return;
+    const { timeoutMs } = this.#core;
+    const now = this.#core.clock.now();
+    for (const [index, { context, start }] of this.#pending) {
+      const { name } = this.#entries[index]!;
+      const error = timeoutError(`check "${name}" timed out after ${timeoutMs} ms`);
+      context.abort(error);
+      this.#results[index] = {
+        name,
+        ok: false,
+        detail: `timed out after ${timeoutMs} ms`,
+        durationMs: now - start,
+        error,
+        verdict: TIMED_OUT,
+      };
+    }
+    this.#finish();
+  }
+
+  #aborted(): void {
+    if (this.#done) return;
+    const reason = this.#signal!.reason;
+    this.#abortPending(reason);
+    if (this.#rejectSignal?.aborted) {
+      this.#cleanUp();
+      this.#reject(this.#rejectSignal.reason);
+      return;
+    }
+    this.#finish();
+  }
+
+  /** Called by `drain()`. */
+  drain(): void {
+    if (this.#done || !this.#honorDrain) return;
+    this.#abortPending(abortError(DRAINING));
+    this.#finish();
+  }
+
+  #abortPending(reason: unknown): void {
+    const now = this.#core.clock.now();
+    for (const [index, { context, start }] of this.#pending) {
+      context.abort(reason);
+      this.#results[index] = abortedResult(this.#entries[index]!.name, reason, now - start);
+    }
+  }
+
+  #finish(): void {
+    this.#cleanUp();
+    this.#resolve(finish(this.#core, this.#subject, this.#key, this.#results, this.#honorDrain));
+  }
+
+  #cleanUp(): void {
+    this.#done = true;
+    this.#pending.clear();
+    this.#timer?.abort(FINISHED);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#core.inFlight.delete(this);
+  }
+}
+
+function outcomeResult(name: string, outcome: unknown, durationMs: number): CheckResult {
+  if (outcome === true) return { name, ok: true, detail: '', durationMs };
+  if (outcome === false) return { name, ok: false, detail: NOT_READY, durationMs };
+  if (typeof outcome === 'string') return { name, ok: false, detail: outcome === '' ? NOT_READY : outcome, durationMs };
+  try {
+    if (outcome !== null && typeof outcome === 'object') {
+      const { ok, detail } = outcome as { ok?: unknown; detail?: unknown };
+      if (typeof ok === 'boolean' && (detail === undefined || typeof detail === 'string')) {
+        return { name, ok, detail: detail || (ok ? '' : NOT_READY), durationMs };
+      }
+    }
+  } catch {
+    // A getter that throws: an invalid outcome, reported below.
+  }
+  const error = new TypeError(
+    `check "${name}" returned ${describe(outcome)}; expected true/false, a string reason or { ok: boolean, detail?: string }`,
+  );
+  return { name, ok: false, detail: error.message, durationMs, error, verdict: INVALID_OUTCOME };
+}
+
+function thrownResult<S>(core: Core<S>, name: string, error: unknown, durationMs: number): CheckResult {
+  let verdict: Verdict;
+  try {
+    verdict = core.classify(error);
+  } catch {
+    verdict = CLASSIFIER_THREW;
+  }
+  return { name, ok: false, detail: messageOf(error), durationMs, error, verdict };
+}
+
+function abortedResult(name: string, reason: unknown, durationMs: number): CheckResult {
+  return { name, ok: false, detail: `aborted: ${messageOf(reason)}`, durationMs, error: reason, verdict: ABORTED };
+}
+
+/** The message of anything thrown, never throwing itself. */
+function messageOf(error: unknown): string {
+  try {
+    if (typeof error === 'string') return error || 'threw an empty string';
+    if (error !== null && typeof error === 'object') {
+      const { message, name } = error as { message?: unknown; name?: unknown };
+      if (typeof message === 'string' && message !== '') return message;
+      if (typeof name === 'string' && name !== '') return name;
+    }
+    return `threw ${describe(error)}`;
+  } catch {
+    return 'threw a value that cannot be read';
+  }
+}
+
+function evaluateMany<S>(
+  core: Core<S>,
+  subjects: readonly S[],
+  keys: readonly string[],
+  signal: AbortSignal | undefined,
+  rejectSignal: AbortSignal | undefined,
+): Promise<ReportSet<S>> {
+  const outcomes = new Array<Report<S> | Promise<Report<S>>>(subjects.length);
+  let async = false;
+  for (let i = 0; i < subjects.length; i++) {
+    const outcome = evaluateSubject(core, core.entries, subjects[i]!, keys[i]!, signal, rejectSignal, true);
+    if (outcome instanceof Promise) async = true;
+    outcomes[i] = outcome;
+  }
+  if (!async) return Promise.resolve(reportSet(outcomes as Report<S>[]));
+  return Promise.all(outcomes).then(reportSet);
+}
+
+function reportSet<S>(reports: Report<S>[]): ReportSet<S> {
+  let ready = true;
+  for (const r of reports) if (!r.ready) ready = false;
+  return { ready, reports };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting
+
+const WAIT = 'waitUntilReady()';
+
+function waitUntilReady<S>(
+  core: Core<S>,
+  subjects: readonly S[],
+  options: WaitUntilReadyOptions<S> | undefined,
+): Promise<Report<S>[]> {
+  const o = optionsObject(WAIT, options);
+  rejectGateOptions(WAIT, o as { classify?: unknown; clock?: unknown });
+  const { key, onProgress: progress, ...retryOptions } = o;
+  const keys = subjectKeys(WAIT, subjects, functionOption<(subject: S) => string>(WAIT, 'key', key) ?? core.key);
+  const onProgress = functionOption<(event: ProgressEvent<S>) => void>(WAIT, 'onProgress', progress);
+  const userSignal = signalOption(WAIT, o.signal);
+  const startedAt = core.clock.now();
+
+  let attempts = 0;
+  let last: ReportSet<S> | undefined;
+  let inFlight: Promise<ReportSet<S>> | undefined;
+  let lastThrown: NotReadyError<S> | undefined;
+  let lastVerdict: Verdict = NOT_YET;
+  let progressError: { error: unknown } | undefined;
+
+  const attempt = async ({ attempt: n, signal }: AttemptContext): Promise<Report<S>[]> => {
+    attempts = n;
+    inFlight = evaluateMany(core, subjects, keys, signal, userSignal);
+    const set = await inFlight;
+    last = set;
+    // An evaluation cut short by the deadline or attemptTimeoutMs: retry has moved on already.
+    if (signal.aborted) throw new NotReadyError('not ready (evaluation aborted)', set.reports);
+    if (onProgress !== undefined) {
+      const event: ProgressEvent<S> = {
+        attempt: n,
+        ready: set.ready,
+        reports: set.reports,
+        elapsedMs: core.clock.now() - startedAt,
+      };
+      try {
+        onProgress(event);
+      } catch (error) {
+        progressError = { error };
+        throw error;
+      }
+    }
+    if (set.ready) return set.reports as Report<S>[];
+    lastVerdict = waitVerdict(core, set);
+    lastThrown = new NotReadyError(`not ready (attempt ${n})${failureLines(set.reports)}`, set.reports, {
+      cause: firstError(set.reports),
+    });
+    throw lastThrown;
+  };
+
+  return retry(attempt, {
+    ...retryOptions,
+    ...waitDefaults(o),
+    clock: core.clock,
+    // Only what this wait throws is judged here: a NotReadyError from the last evaluation (its
+    // verdict decided above), or the exception of onProgress, which ends the wait.
+    classify: (error) => (error === lastThrown ? lastVerdict : PROGRESS_THREW),
+  }).catch(async (error: unknown) => {
+    if (userSignal?.aborted || (progressError !== undefined && error === progressError.error)) throw error;
+    // The deadline (or attemptTimeoutMs) aborted an evaluation: it finishes at once with the
+    // checks still running marked as aborted, which is the freshest news to report.
+    if (inFlight !== undefined) last = await inFlight.catch(() => last);
+    if (last === undefined) throw error;
+    const elapsedMs = Math.round(core.clock.now() - startedAt);
+    const verdict = waitVerdict(core, last);
+    const because = verdict.kind === 'permanent' ? `; gave up at once: ${verdict.reason}` : '';
+    const plural = attempts === 1 ? 'attempt' : 'attempts';
+    throw new NotReadyError(
+      `not ready after ${elapsedMs} ms and ${attempts} ${plural}${because}${failureLines(last.reports)}`,
+      last.reports,
+      { cause: firstError(last.reports) },
+    );
+  });
+}
+
+/**
+ * Waiting defaults: attempts bounded by the deadline rather than counted, and pauses short enough
+ * to notice readiness soon (but never shorter than a longer `initialDelayMs` asked for).
+ */
+function waitDefaults(o: { maxAttempts?: unknown; maxDelayMs?: unknown; initialDelayMs?: unknown }): {
+  maxAttempts: number;
+  maxDelayMs: number;
+} {
+  const initial = o.initialDelayMs;
+  return {
+    maxAttempts: (o.maxAttempts ?? Infinity) as number,
+    maxDelayMs: (o.maxDelayMs ??
+      (typeof initial === 'number' && initial > DEFAULT_WAIT_MAX_DELAY_MS ? initial : DEFAULT_WAIT_MAX_DELAY_MS)) as number,
+  };
+}
+
+function rejectGateOptions(where: string, o: { classify?: unknown; clock?: unknown }): void {
+  for (const name of ['classify', 'clock'] as const) {
+    if (o[name] !== undefined) {
+      throw new TypeError(`${where}: option "${name}" belongs to readinessGate(), which uses it for every evaluation`);
+    }
+  }
+}
+
+/** Transient unless a check failed permanently or the gate drained; keeps the longest Retry-After. */
+function waitVerdict<S>(core: Core<S>, set: ReportSet<S>): Verdict {
+  if (core.drained) return DRAINED;
+  let retryAfterMs: number | undefined;
+  for (const report of set.reports) {
+    for (const result of report.results) {
+      if (result.ok || result.verdict === undefined) continue;
+      if (result.verdict.kind === 'permanent') {
+        return { kind: 'permanent', reason: `${label(report.key, result.name)}: ${result.verdict.reason}` };
+      }
+      const after = result.verdict.retryAfterMs;
+      if (after !== undefined && (retryAfterMs === undefined || after > retryAfterMs)) retryAfterMs = after;
+    }
+  }
+  return retryAfterMs === undefined ? NOT_YET : { kind: 'transient', reason: NOT_READY, retryAfterMs };
+}
+
+function firstError<S>(reports: readonly Report<S>[]): unknown {
+  let first: unknown;
+  for (const report of reports) {
+    for (const result of report.results) {
+      if (result.ok || result.error === undefined) continue;
+      if (result.verdict?.kind === 'permanent') return result.error;
+      first ??= result.error;
+    }
+  }
+  return first;
+}
+
+/** `:\n  gw-2: tunnel: status is DOWN` lines for a message, at most {@link MESSAGE_LINES}. */
+function failureLines<S>(reports: readonly Report<S>[]): string {
+  const lines: string[] = [];
+  let more = 0;
+  for (const report of reports) {
+    for (const result of report.results) {
+      if (result.ok) continue;
+      if (lines.length === MESSAGE_LINES) {
+        more++;
+        continue;
+      }
+      const permanent = result.verdict?.kind === 'permanent' ? ' (permanent)' : '';
+      lines.push(`  ${label(report.key, result.name)}: ${oneLine(result.detail)}${permanent}`);
+    }
+  }
+  if (more > 0) lines.push(`  ... and ${more} more (see error.reports)`);
+  return lines.length === 0 ? '' : `:\n${lines.join('\n')}`;
+}
+
+function label(key: string, name: string): string {
+  return key === '' ? name : `${key}: ${name}`;
+}
+
+/** Keeps line-oriented output (messages, the probe's lines) to one line per check. */
+function oneLine(detail: string): string {
+  const flat = detail.replace(/\s*[\r\n]+\s*/g, ' ');
+  return flat.length > MAX_DETAIL_CHARS ? `${flat.slice(0, MAX_DETAIL_CHARS - 3)}...` : flat;
+}
+
+// ---------------------------------------------------------------------------------------------
+// waitFor
+
+/**
+ * The condition of {@link waitFor}: a value means done; `undefined` or `false` means not yet.
+ * (`null`, `0` and `''` are values.)
+ */
+export type WaitCondition<T> = (
+  context: AttemptContext,
+) => T | undefined | false | PromiseLike<T | undefined | false>;
+
+/** Options of {@link waitFor}: the {@link RetryOptions} of the polling schedule, with defaults for waiting. */
+export interface WaitForOptions extends Omit<RetryOptions, 'maxAttempts' | 'maxDelayMs'> {
+  /**
+   * Calls in all. The wait is meant to be bounded by `deadlineMs` (or `signal`).
+   * @defaultValue Infinity
+   */
+  maxAttempts?: number;
+  /**
+   * The longest pause between calls: a condition that comes true is noticed within it.
+   * @defaultValue 5000
+   */
+  maxDelayMs?: number;
+  /**
+   * What is awaited, for the messages: `'terminated state: not met after 2000 ms'`.
+   * @defaultValue 'condition'
+   */
+  name?: string;
+}
+
+/**
+ * Waits for one condition: calls `condition` on the retry schedule until it returns a value (not
+ * `undefined`, not `false`) and resolves with that value. What the condition throws is
+ * classified: a permanent error (a Kubernetes NotFound, say) rejects at once with that error
+ * itself; a transient one is retried. When the deadline passes or the attempts run out it rejects
+ * with a {@link NotReadyError} (`cause`: the last error thrown, if any); when `signal` aborts, with
+ * `signal.reason`. Options are checked at the call.
+ *
+ * @example
+ * ```ts
+ * import { waitFor } from 'ridethrough';
+ *
+ * // The kubelet reports a container's phase before its terminated state: wait for the state.
+ * const pod: { phase: string; terminated?: { exitCode: number } } = { phase: 'Succeeded' };
+ * setTimeout(() => (pod.terminated = { exitCode: 0 }), 50);
+ * const terminated = await waitFor(() => pod.terminated, {
+ *   name: 'terminated state',
+ *   initialDelayMs: 10,
+ *   deadlineMs: 2_000,
+ * });
+ * console.log(terminated.exitCode); // 0
+ * ```
+ */
+export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions): Promise<T> {
+  const where = 'waitFor()';
+  requiredFunction(where, 'condition', condition);
+  const o = optionsObject(where, options);
+  const { name: nameOption, classify: classifyOption, ...retryOptions } = o;
+  if (nameOption !== undefined && typeof nameOption !== 'string') {
+    throw new TypeError(`${where}: option "name" must be a string, got ${describe(nameOption)}`);
+  }
+  const name = nameOption || 'condition';
+  const classify = functionOption<Classifier>(where, 'classify', classifyOption) ?? defaultClassify;
+  const clock = objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock;
+  const userSignal = signalOption(where, o.signal);
+  const startedAt = clock.now();
+
+  let attempts = 0;
+  let notYet: NotReadyError | undefined;
+  let lastDetail = 'not called';
+  let lastDurationMs = 0;
+  let lastThrown: { error: unknown; verdict: Verdict } | undefined;
+
+  const attempt = async (context: AttemptContext): Promise<T> => {
+    attempts = context.attempt;
+    const start = clock.now();
+    let value: T | undefined | false;
+    try {
+      value = await condition(context);
+    } catch (error) {
+      lastDurationMs = clock.now() - start;
+      lastDetail = messageOf(error);
+      let verdict: Verdict;
+      try {
+        verdict = classify(error);
+      } catch {
+        verdict = CLASSIFIER_THREW;
+      }
+      lastThrown = { error, verdict };
+      throw error;
+    }
+    lastDurationMs = clock.now() - start;
+    if (value !== undefined && value !== false) return value;
+    lastDetail = `returned ${String(value)}`;
+    lastThrown = undefined;
+    notYet = new NotReadyError(`${name}: not met yet (attempt ${context.attempt}, ${lastDetail})`, [
+      conditionReport(name, lastDetail, lastDurationMs),
+    ]);
+    throw notYet;
+  };
+
+  return retry(attempt, {
+    ...retryOptions,
+    ...waitDefaults(o),
+    clock,
+    classify: (error) => {
+      if (error === notYet) return NOT_YET;
+      if (lastThrown !== undefined && error === lastThrown.error) return lastThrown.verdict;
+      return CLASSIFIER_THREW;
+    },
+  }).catch((error: unknown) => {
+    if (userSignal?.aborted) throw error;
+    if (lastThrown !== undefined && error === lastThrown.error && lastThrown.verdict.kind === 'permanent') throw error;
+    const elapsedMs = Math.round(clock.now() - startedAt);
+    if (error !== notYet && error !== lastThrown?.error) {
+      // The deadline passed during a call: retry's TimeoutError.
+      lastDetail = `aborted: ${messageOf(error)}`;
+    }
+    const plural = attempts === 1 ? 'attempt' : 'attempts';
+    throw new NotReadyError(
+      `${name}: not met after ${elapsedMs} ms and ${attempts} ${plural} (last: ${oneLine(lastDetail)})`,
+      [conditionReport(name, lastDetail, lastDurationMs, lastThrown)],
+      { cause: lastThrown?.error ?? (error === notYet ? undefined : error) },
+    );
+  });
+}
+
+function conditionReport(
+  name: string,
+  detail: string,
+  durationMs: number,
+  thrown?: { error: unknown; verdict: Verdict },
+): Report<undefined> {
+  const result: CheckResult =
+    thrown === undefined
+      ? { name, ok: false, detail, durationMs }
+      : { name, ok: false, detail, durationMs, error: thrown.error, verdict: thrown.verdict };
+  return { ready: false, subject: undefined, key: '', results: [result] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+/**
+ * The human summary of a report, of a {@link ReportSet} or of a list of reports (what
+ * `waitUntilReady` resolves with and `NotReadyError.reports` holds). One report lists every check
+ * (`[+]name ok`, `[-]name failed: detail`, with durations); several list each subject on one line
+ * and only the failing checks under it.
+ *
+ * @example
+ * ```ts
+ * import { formatReport, readinessGate } from 'ridethrough';
+ * const gate = readinessGate({
+ *   checks: { dns: () => true, tunnel: (gw: string) => gw !== 'gw-2' || 'status is DOWN' },
+ * });
+ * console.log(formatReport(await gate.evaluate('gw-2')));
+ * // gw-2: not ready, 1 of 2 checks failed
+ * //   [+]dns ok (0 ms)
+ * //   [-]tunnel failed: status is DOWN (0 ms)
+ * ```
+ */
+export function formatReport<S>(report: Report<S> | ReportSet<S> | readonly Report<S>[]): string {
+  if (isReportList(report)) return formatMany(report);
+  if (report === null || typeof report !== 'object') {
+    throw new TypeError(`formatReport(): expected a report, a report set or an array of reports, got ${describe(report)}`);
+  }
+  if ('reports' in report) return formatMany(report.reports);
+  return [headline(report), ...report.results.map(checkLine)].join('\n');
+}
+
+function isReportList<S>(value: Report<S> | ReportSet<S> | readonly Report<S>[]): value is readonly Report<S>[] {
+  return Array.isArray(value);
+}
+
+function formatMany<S>(reports: readonly Report<S>[]): string {
+  const failing = reports.filter((r) => !r.ready).length;
+  const lines = [
+    failing === 0
+      ? `ready: all ${reports.length} subjects ready`
+      : `not ready: ${failing} of ${reports.length} subjects not ready`,
+  ];
+  for (const report of reports) {
+    lines.push(headline(report));
+    for (const result of report.results) if (!result.ok) lines.push(checkLine(result));
+  }
+  return lines.join('\n');
+}
+
+function headline<S>(report: Report<S>): string {
+  const failed = report.results.filter((r) => !r.ok).length;
+  const total = report.results.length;
+  const state = report.ready
+    ? `ready, ${total === 1 ? 'the check' : `all ${total} checks`} passed`
+    : `not ready, ${failed} of ${total} ${total === 1 ? 'check' : 'checks'} failed`;
+  return report.key === '' ? state : `${report.key}: ${state}`;
+}
+
+function checkLine(result: CheckResult): string {
+  const ms = `${Math.round(result.durationMs)} ms`;
+  if (result.ok) return `  [+]${result.name} ok${result.detail ? `: ${oneLine(result.detail)}` : ''} (${ms})`;
+  const kind = result.error !== undefined && result.verdict !== undefined ? `, ${result.verdict.kind} error` : '';
+  return `  [-]${result.name} failed: ${oneLine(result.detail)} (${ms}${kind})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The probe handler
+
+function createHandler<S>(core: Core<S>, options: HandlerOptions | undefined): ProbeHandler {
+  const where = 'handler()';
+  const o = optionsObject(where, options);
+  const path = o.path ?? '/readyz';
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {
+    throw new TypeError(`${where}: option "path" must be a URL path starting with "/", got ${describe(path)}`);
+  }
+  const base = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const prefix = base === '/' ? '/' : `${base}/`;
+  const endpoint = base.split('/').filter(Boolean).pop() ?? 'readyz';
+  const byName = new Map(core.entries.map((e) => [e.name, e] as const));
+
+  return (request, response) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('Allow', 'GET, HEAD');
+      send(request, response, 405, 'method not allowed\n');
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      send(request, response, 400, 'bad request\n');
+      return;
+    }
+    const pathname = url.pathname;
+    if (pathname === base || pathname === prefix) {
+      serveAll(core, endpoint, url, request, response);
+      return;
+    }
+    if (!pathname.startsWith(prefix)) {
+      send(request, response, 404, '404 page not found\n');
+      return;
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(pathname.slice(prefix.length));
+    } catch {
+      name = '';
+    }
+    if (name === SHUTDOWN) {
+      if (core.drained) send(request, response, 503, `internal server error: ${SHUTTING_DOWN}\n`);
+      else send(request, response, 200, 'ok');
+      return;
+    }
+    const entry = byName.get(name);
+    if (entry === undefined) {
+      send(request, response, 404, '404 page not found\n');
+      return;
+    }
+    // One check, as kube-apiserver's /readyz/<name>: it runs even while draining.
+    probe(core, [entry], false, request, response, (report) => {
+      const result = report.results[0]!;
+      if (result.ok) send(request, response, 200, 'ok');
+      else send(request, response, 503, `internal server error: ${oneLine(result.detail)}\n`);
+    });
+  };
+}
+
+function serveAll<S>(core: Core<S>, endpoint: string, url: URL, request: IncomingMessage, response: ServerResponse): void {
+  const verbose = url.searchParams.has('verbose');
+  const excluded = new Set(url.searchParams.getAll('exclude'));
+  const known = new Set([...core.entries.map((e) => e.name), SHUTDOWN]);
+  const unmatched = [...excluded].filter((name) => !known.has(name));
+  const included = core.entries.filter((e) => !excluded.has(e.name));
+  const shutdownExcluded = excluded.has(SHUTDOWN);
+
+  const warn =
+    unmatched.length > 0
+      ? [`warn: some health checks cannot be excluded: no matches for ${unmatched.map((n) => JSON.stringify(n)).join(',')}`]
+      : [];
+  const reply = (ready: boolean, lines: string[]): void => {
+    if (ready && !verbose) send(request, response, 200, 'ok');
+    else send(request, response, ready ? 200 : 503, `${[...lines, ...warn, `${endpoint} check ${ready ? 'passed' : 'failed'}`].join('\n')}\n`);
+  };
+  // Draining: answer at once without running the checks; the shutdown line says why.
+  if (core.drained && !shutdownExcluded) {
+    reply(false, [probeLine(SHUTDOWN_RESULT)]);
+    return;
+  }
+  probe(core, included, !shutdownExcluded, request, response, (report) => {
+    const byName = new Map(report.results.map((r) => [r.name, r] as const));
+    const lines = core.entries.map(({ name }) =>
+      excluded.has(name) ? `[+]${name} excluded: ok` : probeLine(byName.get(name)!),
+    );
+    // drain() may have come while the checks ran; then the report carries the failing shutdown result.
+    if (shutdownExcluded) lines.push(`[+]${SHUTDOWN} excluded: ok`);
+    else lines.push(byName.has(SHUTDOWN) ? probeLine(SHUTDOWN_RESULT) : `[+]${SHUTDOWN} ok`);
+    reply(report.ready, lines);
+  });
+}
+
+function probeLine(result: CheckResult): string {
+  return result.ok ? `[+]${result.name} ok` : `[-]${result.name} failed: ${oneLine(result.detail)}`;
+}
+
+/**
+ * Evaluates `entries` without a subject for one request. A client that hangs up (a kubelet probe
+ * that timed out) aborts the checks: nobody is waiting for the answer.
+ */
+function probe<S>(
+  core: Core<S>,
+  entries: readonly Entry<S>[],
+  honorDrain: boolean,
+  request: IncomingMessage,
+  response: ServerResponse,
+  answer: (report: Report<S>) => void,
+): void {
+  const hangUp = new AbortController();
+  const onClose = (): void => hangUp.abort(abortError('the client closed the connection'));
+  response.once('close', onClose);
+  let outcome: Report<S> | Promise<Report<S>>;
+  try {
+    outcome = evaluateSubject(core, entries, undefined as S, '', hangUp.signal, hangUp.signal, honorDrain);
+  } catch (error) {
+    outcome = Promise.reject(error);
+  }
+  Promise.resolve(outcome).then(
+    (report) => {
+      response.off('close', onClose);
+      answer(report);
+    },
+    () => {
+      response.off('close', onClose);
+      // Aborted because the client left; otherwise a bug in this module: answer, never hang.
+      if (!hangUp.signal.aborted) send(request, response, 500, 'internal server error\n');
+    },
+  );
+}
+
+function send(request: IncomingMessage, response: ServerResponse, status: number, body: string): void {
+  if (response.headersSent || response.destroyed) return;
+  response.statusCode = status;
+  response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  response.setHeader('Cache-Control', 'no-store');
+  response.setHeader('Content-Length', Buffer.byteLength(body));
+  response.end(request.method === 'HEAD' ? undefined : body);
+}
+
+function noop(): void {}

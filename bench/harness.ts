@@ -40,8 +40,15 @@ export function percentile(values: number[], p: number): number {
   return values[rank]!;
 }
 
-/** Heap bytes retained per item while `count` items created by `make` are alive. Needs `--expose-gc`. */
-export async function heapBytesPer(count: number, make: (i: number) => unknown, release: () => Promise<void> | void): Promise<number> {
+/**
+ * Heap bytes retained per item while `count` items created by `make` are alive, measured after
+ * `settle()` (e.g. let pending work reach its steady state) and before `release()`. Needs `--expose-gc`.
+ */
+export async function heapBytesPer(
+  count: number,
+  make: (i: number) => unknown,
+  { settle, release }: { settle?: () => Promise<void>; release?: () => Promise<void> | void } = {},
+): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc (npm run bench does)');
   gc();
@@ -49,10 +56,11 @@ export async function heapBytesPer(count: number, make: (i: number) => unknown, 
   const before = process.memoryUsage().heapUsed;
   const keep: unknown[] = new Array(count);
   for (let i = 0; i < count; i++) keep[i] = make(i);
+  await settle?.();
   gc();
   gc();
   const after = process.memoryUsage().heapUsed;
-  await release();
+  await release?.();
   keep.length = 0;
   return (after - before) / count;
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- name ...]`: runs each bench/<name>.bench.ts in its own Node process, one
- * after the other, so one benchmark's garbage and JIT state do not colour the next.
+ * after the other, so one benchmark's garbage and JIT state do not colour the next. Each imports
+ * `ridethrough` from the built `dist/` (bench/tsconfig.json), so `npm run bench` builds first.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -19,7 +20,10 @@ if (files.length === 0) {
 let failed = 0;
 for (const file of files) {
   console.log(`\n# ${file}  (node ${process.version}, ${new Date().toISOString()})`);
-  const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `${dir}${file}`], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `${dir}${file}`], {
+    stdio: 'inherit',
+    env: { ...process.env, TSX_TSCONFIG_PATH: `${dir}tsconfig.json` },
+  });
   if (run.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -1,8 +1,13 @@
 /** AbortSignal plumbing shared by the primitives. */
 
-/** A `DOMException` named `TimeoutError`, the same kind `AbortSignal.timeout()` produces. */
-export function timeoutError(message: string): DOMException {
-  return new DOMException(message, 'TimeoutError');
+/**
+ * A `DOMException` named `TimeoutError`, the same kind `AbortSignal.timeout()` produces,
+ * with `cause` set when one is given.
+ */
+export function timeoutError(message: string, cause?: unknown): DOMException {
+  return cause === undefined
+    ? new DOMException(message, 'TimeoutError')
+    : new DOMException(message, { name: 'TimeoutError', cause });
 }
 
 /** A `DOMException` named `AbortError`, what `AbortController.abort()` produces by default. */

@@ -44,15 +44,15 @@ export function numberOption(
   c: NumberConstraints = {},
 ): number {
   if (value === undefined) return fallback;
-  const expected = expectation(c);
-  if (typeof value !== 'number') fail(where, name, expected, value, TypeError);
+  // The message is built only on failure: validation runs on every call of a primitive.
+  if (typeof value !== 'number') fail(where, name, expectation(c), value, TypeError);
   const ok =
     !Number.isNaN(value) &&
     (Number.isFinite(value) || (c.infinite === true && value === Infinity)) &&
     (!c.integer || Number.isInteger(value) || value === Infinity) &&
     (c.min === undefined || (c.minExclusive ? value > c.min : value >= c.min)) &&
     (c.max === undefined || value <= c.max);
-  if (!ok) fail(where, name, expected, value, RangeError);
+  if (!ok) fail(where, name, expectation(c), value, RangeError);
   return value;
 }
 

@@ -1,0 +1,114 @@
+/**
+ * atomicWriteFile seen from outside the process:
+ * - crashes, for real: child processes rewrite a file in a loop and are killed with SIGKILL at
+ *   random instants. After every kill the file must be one whole version (never empty, never cut
+ *   off), and the temp files the dead writers leave must not pile up;
+ * - the system calls, traced with strace: the temp file is created with O_EXCL and its final
+ *   mode in the same openat(2), with no chmod after it.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { atomicWriteFile } from 'ridethrough/files';
+import { recogniseVersion } from './support/file-versions.js';
+
+const writerScript = fileURLToPath(new URL('./support/files-writer.ts', import.meta.url));
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ridethrough-crash-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const tempFilesOf = async (name: string): Promise<string[]> =>
+  (await readdir(dir)).filter((entry) => entry.startsWith(`.${name}.`) && entry.endsWith('.ridethrough-tmp'));
+
+/** Starts a writer, waits until its first version is on disk, lets it run `ms`, then SIGKILLs it. */
+async function killWriterAfter(file: string, first: number, ms: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', writerScript, file, String(first)], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('ready')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`writer exited early with code ${code}`)));
+  });
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+}
+
+describe('atomicWriteFile under SIGKILL', () => {
+  it('after every kill the file is one whole version, and dead writers\' temp files do not pile up', async () => {
+    const lanes = ['state-a.json', 'state-b.json']; // two at once: the machine has two cores
+    const rounds = 8;
+    let killedMidWrite = 0;
+    const outcomes = await Promise.allSettled(
+      lanes.map(async (name, lane) => {
+        const file = join(dir, name);
+        for (let round = 0; round < rounds; round++) {
+          const first = (lane * rounds + round) * 100_000;
+          await killWriterAfter(file, first, Math.random() * 150);
+          const seen = recogniseVersion(await readFile(file, 'utf8'));
+          expect(seen, `${name} after kill ${round}`).toHaveProperty('version');
+          expect((seen as { version: number }).version).toBeGreaterThanOrEqual(first);
+          // The next writer's first write swept the previous one's leftovers: at most the last one's remains.
+          const temps = await tempFilesOf(name);
+          expect(temps.length).toBeLessThanOrEqual(1);
+          killedMidWrite += temps.length;
+        }
+      }),
+    );
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+    // A kill between two writes proves little; most of them must have hit a write under way.
+    expect(killedMidWrite).toBeGreaterThanOrEqual(1);
+    // One more write to each file sweeps what the last dead writers left.
+    for (const name of lanes) {
+      await atomicWriteFile(join(dir, name), '{"version":-1}');
+      expect(await tempFilesOf(name)).toEqual([]);
+    }
+  });
+});
+
+describe('atomicWriteFile seen by strace', () => {
+  it('creates the temp file with O_CREAT|O_EXCL and the final mode 0600 in one openat, umask 0 or not', async (ctx) => {
+    const file = join(dir, 'kubeconfig');
+    await writeFile(file, 'token: old', { mode: 0o600 });
+    const log = join(dir, 'strace.log');
+    const previous = process.umask(0); // inherited by the child: only the writer can keep it private
+    try {
+      await promisify(execFile)(
+        'strace',
+        ['-f', '-qq', '-e', 'trace=openat,open,creat,chmod,fchmod,fchmodat,rename', '-o', log, process.execPath, '--import', 'tsx', writerScript, file, '1', '1'],
+        { cwd: projectRoot, timeout: 20_000 },
+      );
+    } catch (error) {
+      const { code, stderr } = error as { code?: unknown; stderr?: string };
+      if (code === 'ENOENT') return ctx.skip('strace is not installed');
+      if (stderr?.includes('ptrace')) return ctx.skip(`strace cannot trace here: ${stderr.trim()}`);
+      throw error;
+    } finally {
+      process.umask(previous);
+    }
+    const trace = (await readFile(log, 'utf8')).split('\n');
+    const calls = trace.filter((line) => line.includes('.ridethrough-tmp'));
+    const creates = calls.filter((line) => /\bopen(at)?\(|\bcreat\(/.test(line));
+    expect(creates, calls.join('\n')).toHaveLength(1);
+    expect(creates[0]).toMatch(/O_CREAT\|O_EXCL/);
+    expect(creates[0]).toMatch(/, 0600\) = \d+$/);
+    // No chmod of any kind in the whole run (an fchmod names a descriptor, not the file).
+    expect(trace.filter((line) => /chmod/.test(line))).toEqual([]);
+    expect(calls.filter((line) => /\brename\(/.test(line))).toHaveLength(1);
+    expect(await readFile(file, 'utf8')).toContain('"version":1');
+  });
+});

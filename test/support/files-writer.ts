@@ -1,0 +1,21 @@
+/**
+ * A child process for the crash tests: rewrites one file with `atomicWriteFile`, versions
+ * `first`, `first + 1`, ... (see file-versions.ts), endlessly or `count` times, and prints `ready`
+ * on stdout once the first version is on disk. The SIGKILL test kills it at a random instant;
+ * the strace test traces one write.
+ *
+ * Run: `node --import tsx test/support/files-writer.ts <file> <first version> [count]`
+ */
+import { atomicWriteFile } from 'ridethrough/files';
+import { versionContent } from './file-versions.js';
+
+const [file, firstArgument, countArgument] = process.argv.slice(2);
+if (file === undefined || firstArgument === undefined) {
+  console.error('usage: files-writer.ts <file> <first version> [count]');
+  process.exit(2);
+}
+const first = Number(firstArgument);
+const end = countArgument === undefined ? Infinity : first + Number(countArgument);
+await atomicWriteFile(file, versionContent(first));
+process.stdout.write('ready\n');
+for (let n = first + 1; n < end; n++) await atomicWriteFile(file, versionContent(n));

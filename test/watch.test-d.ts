@@ -1,0 +1,64 @@
+import {
+  watchWithFallback,
+  type ModeChangeEvent,
+  type WakeContext,
+  type WakeReason,
+  type WatchErrorContext,
+  type WatchErrorSource,
+  type Watcher,
+  type WatchMode,
+  type WatchOptions,
+} from 'ridethrough/watch';
+import { describe, expectTypeOf, it } from 'vitest';
+
+describe('watchWithFallback types', () => {
+  it('takes a path or paths, a task and options, and returns a Watcher', () => {
+    expectTypeOf(watchWithFallback).parameter(0).toEqualTypeOf<string | readonly string[]>();
+    expectTypeOf(watchWithFallback).parameter(1).toEqualTypeOf<(context: WakeContext) => unknown>();
+    expectTypeOf(watchWithFallback).parameter(2).toEqualTypeOf<WatchOptions | undefined>();
+    expectTypeOf(watchWithFallback).returns.toEqualTypeOf<Watcher>();
+    // Sync and async tasks alike.
+    expectTypeOf(watchWithFallback('a', () => {})).toEqualTypeOf<Watcher>();
+    expectTypeOf(watchWithFallback(['a', 'b'] as const, async () => 1)).toEqualTypeOf<Watcher>();
+  });
+
+  it('gives the task its reason, paths and signal', () => {
+    expectTypeOf<WakeContext>().toEqualTypeOf<{
+      readonly reason: WakeReason;
+      readonly paths: readonly string[];
+      readonly signal: AbortSignal;
+    }>();
+    expectTypeOf<WakeReason>().toEqualTypeOf<'start' | 'change' | 'timer' | 'retry' | 'manual'>();
+  });
+
+  it('exposes mode, paths, ready, wake and close', () => {
+    expectTypeOf<Watcher['mode']>().toEqualTypeOf<WatchMode>();
+    expectTypeOf<WatchMode>().toEqualTypeOf<'watching' | 'timer-only' | 'closed'>();
+    expectTypeOf<Watcher['paths']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<Watcher['ready']>().toEqualTypeOf<Promise<void>>();
+    expectTypeOf<Watcher['wake']>().toEqualTypeOf<() => void>();
+    expectTypeOf<Watcher['close']>().toEqualTypeOf<() => Promise<void>>();
+    // mode is read-only.
+    const watcher = watchWithFallback('a', () => {});
+    // @ts-expect-error mode cannot be assigned
+    watcher.mode = 'closed';
+  });
+
+  it('has typed options', () => {
+    expectTypeOf<WatchOptions['intervalMs']>().toEqualTypeOf<number | (() => number) | undefined>();
+    expectTypeOf<WatchOptions['jitter']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<WatchOptions['debounceMs']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<WatchOptions['runOnStart']>().toEqualTypeOf<boolean | undefined>();
+    expectTypeOf<NonNullable<WatchOptions['onError']>>().toEqualTypeOf<(error: unknown, context: WatchErrorContext) => void>();
+    expectTypeOf<WatchErrorContext['source']>().toEqualTypeOf<WatchErrorSource>();
+    expectTypeOf<WatchErrorSource>().toEqualTypeOf<'wake' | 'watch' | 'interval'>();
+    expectTypeOf<NonNullable<WatchOptions['onModeChange']>>().toEqualTypeOf<(event: ModeChangeEvent) => void>();
+    expectTypeOf<ModeChangeEvent['previous']>().toEqualTypeOf<WatchMode>();
+    expectTypeOf<ModeChangeEvent['error']>().toEqualTypeOf<unknown>();
+    // @ts-expect-error no such option
+    watchWithFallback('a', () => {}, { interval: 5 });
+    // @ts-expect-error jitter is a fraction, not a strategy name
+    watchWithFallback('a', () => {}, { jitter: 'full' });
+    watchWithFallback('a', () => {}, { retry: { initialDelayMs: 1000, jitter: 'full' } });
+  });
+});

@@ -1,0 +1,517 @@
+/**
+ * watchWithFallback on the real file system with real inotify. Every wait is bounded (seconds,
+ * never tight milliseconds); schedules are tested with a fake clock in watch-schedule.test.ts.
+ */
+import diagnostics_channel from 'node:diagnostics_channel';
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FSWatcher } from 'chokidar';
+import { diagnosticsChannels } from 'ridethrough';
+import { watchWithFallback, type ModeChangeEvent, type WakeContext, type Watcher, type WatchOptions } from 'ridethrough/watch';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubeletVolume } from './support/kubelet-volume.js';
+
+const HOUR = 3_600_000;
+
+let base: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'ridethrough-watch-'));
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await rm(base, { recursive: true, force: true });
+  vi.restoreAllMocks();
+});
+
+/** Polls `condition` with real timers until it holds, for at most `timeoutMs`. */
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+interface Recorded {
+  reason: WakeContext['reason'];
+  paths: readonly string[];
+  content: string | undefined;
+}
+
+/** Starts a watcher that records every run, the content of `readPath` as the run saw it, and errors. */
+function record(paths: string | string[], readPath: string | undefined, options: WatchOptions = {}) {
+  const runs: Recorded[] = [];
+  const errors: Array<{ error: unknown; source: string }> = [];
+  const modes: ModeChangeEvent[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const watcher: Watcher = watchWithFallback(
+    paths,
+    async ({ reason, paths: concerned }) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      try {
+        const content = readPath === undefined ? undefined : await readFile(readPath, 'utf8').catch(() => undefined);
+        runs.push({ reason, paths: concerned, content });
+      } finally {
+        active--;
+      }
+    },
+    {
+      intervalMs: HOUR,
+      debounceMs: 20,
+      retry: { initialDelayMs: 50, maxDelayMs: 200, jitter: 'none' },
+      onError: (error, { source }) => errors.push({ error, source }),
+      onModeChange: (event) => modes.push(event),
+      ...options,
+    },
+  );
+  cleanups.push(() => watcher.close());
+  return {
+    watcher,
+    runs,
+    errors,
+    modes,
+    maxActive: () => maxActive,
+    changes: () => runs.filter((run) => run.reason === 'change'),
+  };
+}
+
+describe('kubelet volume updates', () => {
+  it('wakes once per swap, 25 swaps in a row, with the new content readable in onWake', async () => {
+    const volume = await KubeletVolume.create({ token: 'v0', 'ca.crt': 'ca' });
+    cleanups.push(() => volume.cleanup());
+    const token = volume.path('token');
+    const w = record(token, token);
+    await w.watcher.ready;
+    expect(w.watcher.mode).toBe('watching');
+    await waitFor(() => w.runs.length === 1, 'the start run');
+    expect(w.runs[0]).toMatchObject({ reason: 'start', content: 'v0' });
+
+    const swaps = 25;
+    for (let i = 1; i <= swaps; i++) {
+      await volume.set('token', `v${i}`);
+      await waitFor(() => w.changes().length === i, `the wake for swap ${i}`);
+      expect(w.changes()[i - 1]).toEqual({ reason: 'change', paths: [token], content: `v${i}` });
+    }
+    // Exactly one wake per swap: the timestamped directories coming and going are not news.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(w.changes()).toHaveLength(swaps);
+    expect(await volume.timestampDirs()).toHaveLength(1);
+    expect(w.errors).toEqual([]);
+    expect(w.maxActive()).toBe(1);
+  });
+
+  it('sees the last of many back-to-back swaps, never running twice at once', async () => {
+    const volume = await KubeletVolume.create({ token: 'v0' });
+    cleanups.push(() => volume.cleanup());
+    const token = volume.path('token');
+    const w = record(token, token);
+    await w.watcher.ready;
+    for (let i = 1; i <= 40; i++) await volume.set('token', `v${i}`);
+    await waitFor(() => w.runs.at(-1)?.content === 'v40', 'a run that reads the last version');
+    expect(w.maxActive()).toBe(1);
+    expect(w.watcher.mode).toBe('watching');
+  });
+
+  it('watches a whole volume directory, and a key another update adds', async () => {
+    const volume = await KubeletVolume.create({ 'app.yaml': 'a: 1' });
+    cleanups.push(() => volume.cleanup());
+    const w = record(volume.dir, volume.path('app.yaml'));
+    await w.watcher.ready;
+    await volume.set('app.yaml', 'a: 2');
+    await waitFor(() => w.changes().length === 1, 'the wake for the update');
+    expect(w.changes()[0]).toEqual({ reason: 'change', paths: [volume.dir], content: 'a: 2' });
+    await volume.set('extra.yaml', 'b: 1');
+    await waitFor(() => w.changes().length === 2, 'the wake for the added key');
+    await volume.remove('extra.yaml');
+    await waitFor(() => w.changes().length === 3, 'the wake for the removed key');
+    expect(w.errors).toEqual([]);
+  });
+
+  it('follows a link from elsewhere into a volume', async () => {
+    const volume = await KubeletVolume.create({ 'config.yaml': 'v1' });
+    cleanups.push(() => volume.cleanup());
+    const etc = join(base, 'etc');
+    await mkdir(etc);
+    const link = join(etc, 'config.yaml');
+    await symlink(volume.path('config.yaml'), link);
+    const w = record(link, link);
+    await w.watcher.ready;
+    await volume.set('config.yaml', 'v2');
+    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'the wake through the link');
+    await volume.set('config.yaml', 'v3');
+    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'the second wake through the link');
+  });
+});
+
+describe('ordinary files', () => {
+  it('wakes on in-place writes and appends', async () => {
+    const file = join(base, 'config.json');
+    await writeFile(file, '{"a":1}');
+    const w = record(file, file);
+    await w.watcher.ready;
+    await writeFile(file, '{"a":2}');
+    await waitFor(() => w.changes().at(-1)?.content === '{"a":2}', 'the wake for the write');
+    await appendFile(file, '\n');
+    await waitFor(() => w.changes().at(-1)?.content === '{"a":2}\n', 'the wake for the append');
+    expect(w.watcher.mode).toBe('watching');
+  });
+
+  it('wakes on a rename over the file, every time', async () => {
+    const file = join(base, 'cert.pem');
+    await writeFile(file, 'v0');
+    const w = record(file, file);
+    await w.watcher.ready;
+    for (let i = 1; i <= 5; i++) {
+      const temp = join(base, `.cert.pem.${i}.tmp`);
+      await writeFile(temp, `v${i}`);
+      await rename(temp, file);
+      await waitFor(() => w.changes().at(-1)?.content === `v${i}`, `the wake for rename ${i}`);
+    }
+    expect(w.errors).toEqual([]);
+    expect(w.watcher.mode).toBe('watching');
+  });
+
+  it('does not wake for other files in the same directory', async () => {
+    const file = join(base, 'mine');
+    await writeFile(file, 'a');
+    await writeFile(join(base, 'other'), 'x');
+    const w = record(file, file);
+    await w.watcher.ready;
+    for (let i = 0; i < 10; i++) await writeFile(join(base, 'other'), `x${i}`);
+    await writeFile(join(base, 'new-neighbour'), 'y');
+    await writeFile(file, 'b');
+    await waitFor(() => w.changes().length >= 1, 'the wake for the watched file');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(w.changes()).toEqual([{ reason: 'change', paths: [file], content: 'b' }]);
+  });
+
+  it('follows a symlink to a file in another directory', async () => {
+    const real = join(base, 'real');
+    await mkdir(real);
+    await writeFile(join(real, 'key'), 'k1');
+    const link = join(base, 'key-link');
+    await symlink(join(real, 'key'), link);
+    const w = record(link, link);
+    await w.watcher.ready;
+    await writeFile(join(real, 'key'), 'k2');
+    await waitFor(() => w.changes().at(-1)?.content === 'k2', 'the wake for the target written in place');
+  });
+
+  it('reports only the paths that changed, as they were given', async () => {
+    const a = join(base, 'a');
+    const b = join(base, 'b');
+    await writeFile(a, '1');
+    await writeFile(b, '1');
+    const w = record([a, b, a], undefined);
+    expect(w.watcher.paths).toEqual([a, b]);
+    await w.watcher.ready;
+    await writeFile(b, '2');
+    await waitFor(() => w.changes().length === 1, 'the wake for b');
+    expect(w.changes()[0]!.paths).toEqual([b]);
+  });
+});
+
+describe('missing paths, removals and watcher failures', () => {
+  it('deleting the file goes timer-only; re-creating it goes back to watching and wakes', async () => {
+    const file = join(base, 'token');
+    await writeFile(file, 'v1');
+    const w = record(file, file);
+    await w.watcher.ready;
+    await rm(file);
+    await waitFor(() => w.watcher.mode === 'timer-only', 'timer-only mode');
+    expect(w.errors.map(({ error, source }) => [source, (error as NodeJS.ErrnoException).code])).toContainEqual(['watch', 'ENOENT']);
+    await writeFile(file, 'v2');
+    await waitFor(() => w.watcher.mode === 'watching', 'watching again');
+    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new file');
+    await writeFile(file, 'v3');
+    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the re-armed watch');
+  });
+
+  it('survives its directory being removed and re-created', async () => {
+    const dir = join(base, 'conf');
+    const file = join(dir, 'app.yaml');
+    await mkdir(dir);
+    await writeFile(file, 'v1');
+    const w = record(file, file);
+    await w.watcher.ready;
+    await rm(dir, { recursive: true });
+    await waitFor(() => w.watcher.mode === 'timer-only', 'timer-only mode');
+    await mkdir(dir);
+    await writeFile(file, 'v2');
+    await waitFor(() => w.watcher.mode === 'watching', 'watching again');
+    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new directory');
+    await writeFile(file, 'v3');
+    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the new directory watch');
+  });
+
+  it('re-arms when the directory is replaced faster than the debounce', async () => {
+    const dir = join(base, 'conf');
+    const file = join(dir, 'app.yaml');
+    await mkdir(dir);
+    await writeFile(file, 'v1');
+    const w = record(file, file, { debounceMs: 50 });
+    await w.watcher.ready;
+    await rm(dir, { recursive: true });
+    await mkdir(dir);
+    await writeFile(file, 'v2');
+    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake after the replacement');
+    // The old directory's inotify watch is dead; only a rebuilt watch sees this.
+    await writeFile(file, 'v3');
+    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the rebuilt watch');
+    expect(w.watcher.mode).toBe('watching');
+  });
+
+  it('a path that appears only after start: timer-only, then watching, and a wake', async () => {
+    const file = join(base, 'later', 'deeper', 'token');
+    const w = record(file, file);
+    await w.watcher.ready;
+    expect(w.watcher.mode).toBe('timer-only');
+    await waitFor(() => w.runs.length === 1, 'the start run');
+    expect(w.runs[0]).toMatchObject({ reason: 'start', content: undefined });
+    expect(w.errors).toHaveLength(1);
+    expect(w.errors[0]!.source).toBe('watch');
+    expect((w.errors[0]!.error as NodeJS.ErrnoException).code).toBe('ENOENT');
+
+    await mkdir(join(base, 'later', 'deeper'), { recursive: true });
+    await writeFile(file, 'hello');
+    await waitFor(() => w.watcher.mode === 'watching', 'watching mode');
+    await waitFor(() => w.changes().at(-1)?.content === 'hello', 'the wake for the new file');
+    expect(w.modes.map(({ previous, mode }) => `${previous}->${mode}`)).toEqual(['timer-only->watching']);
+    // The same missing path is reported once, not at every re-arm attempt.
+    expect(w.errors).toHaveLength(1);
+  });
+
+  it('a watcher error falls back to the timer, is reported, and recovers', async () => {
+    const instances: FSWatcher[] = [];
+    const add = FSWatcher.prototype.add;
+    vi.spyOn(FSWatcher.prototype, 'add').mockImplementation(function (this: FSWatcher, ...args) {
+      instances.push(this);
+      return add.apply(this, args);
+    });
+    const file = join(base, 'token');
+    await writeFile(file, 'v1');
+    const w = record(file, file);
+    await w.watcher.ready;
+    expect(w.watcher.mode).toBe('watching');
+    const failure = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), {
+      code: 'ENOSPC',
+      syscall: 'watch',
+    });
+    instances.at(-1)!.emit('error', failure);
+    expect(w.watcher.mode).toBe('timer-only');
+    expect(w.errors).toEqual([{ error: failure, source: 'watch' }]);
+    expect(w.modes.at(-1)).toMatchObject({ previous: 'watching', mode: 'timer-only', error: failure });
+
+    await waitFor(() => w.watcher.mode === 'watching', 'recovery');
+    expect(instances.length).toBeGreaterThanOrEqual(2);
+    await writeFile(file, 'v2');
+    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake from the new watch');
+  });
+});
+
+describe('runs', () => {
+  it('turns a storm of 1,000 writes into a handful of runs, never two at once', async () => {
+    const file = join(base, 'hot');
+    await writeFile(file, '0');
+    let active = 0;
+    let maxActive = 0;
+    const contents: string[] = [];
+    const watcher = watchWithFallback(
+      file,
+      async ({ reason }) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((resolve) => setTimeout(resolve, 30)); // a task that takes a while
+        if (reason === 'change') contents.push(await readFile(file, 'utf8'));
+        active--;
+      },
+      { intervalMs: HOUR }, // the default debounce, 100 ms
+    );
+    cleanups.push(() => watcher.close());
+    await watcher.ready;
+    const started = Date.now();
+    for (let i = 1; i <= 1000; i++) await writeFile(file, String(i));
+    const elapsed = Date.now() - started;
+    await waitFor(() => contents.at(-1) === '1000', 'a run that reads the last write');
+    expect(maxActive).toBe(1);
+    // At most one run per debounce window while the storm lasted, plus the tail.
+    expect(contents.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 3);
+    expect(contents.length).toBeLessThan(50);
+  });
+
+  it('collapses wakes during a run into exactly one follow-up', async () => {
+    const file = join(base, 'f');
+    await writeFile(file, 'a');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const reasons: string[] = [];
+    const watcher = watchWithFallback(
+      file,
+      async ({ reason }) => {
+        reasons.push(reason);
+        if (reasons.length === 1) await gate;
+      },
+      { intervalMs: HOUR, debounceMs: 10 },
+    );
+    cleanups.push(() => watcher.close());
+    await waitFor(() => reasons.length === 1, 'the start run');
+    for (let i = 0; i < 5; i++) watcher.wake();
+    await writeFile(file, 'b');
+    await writeFile(file, 'c');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the change wake arrive too
+    release();
+    await waitFor(() => reasons.length === 2, 'the follow-up run');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(reasons).toEqual(['start', 'manual']);
+  });
+
+  it('runOnStart: false waits for a change or a wake()', async () => {
+    const file = join(base, 'f');
+    await writeFile(file, 'a');
+    const w = record(file, file, { runOnStart: false });
+    await w.watcher.ready;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(w.runs).toEqual([]);
+    w.watcher.wake();
+    await waitFor(() => w.runs.length === 1, 'the manual run');
+    expect(w.runs[0]).toEqual({ reason: 'manual', paths: [file], content: 'a' });
+  });
+
+  it('reports a failed run to onError and to the diagnostics channel, and retries', async () => {
+    const file = join(base, 'f');
+    await writeFile(file, 'a');
+    const published: unknown[] = [];
+    const listener = (message: unknown): void => void published.push(message);
+    diagnostics_channel.subscribe(diagnosticsChannels.watch.error, listener);
+    cleanups.push(() => void diagnostics_channel.unsubscribe(diagnosticsChannels.watch.error, listener));
+    const failure = new Error('token endpoint down');
+    const reasons: string[] = [];
+    const errors: unknown[] = [];
+    const watcher = watchWithFallback(
+      file,
+      ({ reason }) => {
+        reasons.push(reason);
+        if (reasons.length <= 2) throw failure;
+      },
+      { intervalMs: HOUR, retry: { initialDelayMs: 20, jitter: 'none' }, onError: (error) => errors.push(error) },
+    );
+    cleanups.push(() => watcher.close());
+    await waitFor(() => reasons.length === 3, 'two retries');
+    expect(reasons).toEqual(['start', 'retry', 'retry']);
+    expect(errors).toEqual([failure, failure]);
+    expect(published).toEqual([
+      { error: failure, source: 'wake', paths: [file] },
+      { error: failure, source: 'wake', paths: [file] },
+    ]);
+  });
+});
+
+describe('closing', () => {
+  it('close() leaves process.getActiveResourcesInfo() as it found it', async () => {
+    const volume = await KubeletVolume.create({ token: 'v0' });
+    cleanups.push(() => volume.cleanup());
+    const missing = join(base, 'not-yet', 'file');
+    // File system requests (FSReq*) come and go with any I/O, vitest's included; handles must not.
+    const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => !r.startsWith('FSReq')).sort();
+    const requests = (): number => process.getActiveResourcesInfo().filter((r) => r.startsWith('FSReq')).length;
+    const before = handles();
+    const requestsBefore = requests();
+    const watcher = watchWithFallback([volume.path('token'), volume.dir, missing], () => {}, { debounceMs: 20 });
+    await watcher.ready;
+    expect(handles()).not.toEqual(before); // the watch holds inotify handles (FSEventWrap)
+    await volume.set('token', 'v1'); // leave a debounce window and chokidar work in flight
+    await watcher.close();
+    expect(watcher.mode).toBe('closed');
+    expect(handles()).toEqual(before); // no timer, no watcher, no handle, at once
+    // A stat chokidar started before close() may still be finishing on the thread pool.
+    await waitFor(() => requests() <= requestsBefore, 'chokidar requests in flight to finish');
+  });
+
+  it('aborts the signal of a run in progress and waits for it', async () => {
+    const file = join(base, 'f');
+    await writeFile(file, 'a');
+    let settled = false;
+    let sawAbort = false;
+    const errors: unknown[] = [];
+    const watcher = watchWithFallback(
+      file,
+      async ({ signal }) => {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        sawAbort = signal.aborted;
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        settled = true;
+        throw signal.reason;
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    await watcher.ready;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await watcher.close();
+    expect(sawAbort).toBe(true);
+    expect(settled).toBe(true);
+    expect(errors).toEqual([]); // the abort it was asked for is no failure
+    await watcher.close(); // idempotent
+  });
+
+  it('closes when options.signal aborts, and not at all when it was aborted already', async () => {
+    const file = join(base, 'f');
+    await writeFile(file, 'a');
+    const controller = new AbortController();
+    const runs: string[] = [];
+    const watcher = watchWithFallback(file, ({ reason }) => void runs.push(reason), { signal: controller.signal });
+    await watcher.ready;
+    await waitFor(() => runs.length === 1, 'the start run');
+    controller.abort();
+    await watcher.close();
+    expect(watcher.mode).toBe('closed');
+    await writeFile(file, 'b');
+    watcher.wake();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(runs).toEqual(['start']);
+
+    const never = watchWithFallback(file, () => void runs.push('never'), { signal: AbortSignal.abort() });
+    expect(never.mode).toBe('closed');
+    await never.ready;
+    await never.close();
+    expect(runs).toEqual(['start']);
+  });
+});
+
+describe('bad input throws at the call, naming the option', () => {
+  const ok = (): void => {};
+  it.each([
+    ['paths', () => watchWithFallback([], ok), RangeError, /"paths" must not be empty/],
+    ['paths', () => watchWithFallback(42 as never, ok), TypeError, /"paths" must be a string or an array/],
+    ['paths', () => watchWithFallback([''], ok), RangeError, /empty string/],
+    ['paths', () => watchWithFallback(['a', 3] as never, ok), TypeError, /every path must be a string, got 3/],
+    ['onWake', () => watchWithFallback('a', 'nope' as never), TypeError, /"onWake" must be a function/],
+    ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: 0 }), RangeError, /"intervalMs" must be a finite number > 0, got 0/],
+    ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: Infinity }), RangeError, /"intervalMs".*got Infinity/],
+    ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: NaN }), RangeError, /"intervalMs".*got NaN/],
+    ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: '5' as never }), TypeError, /"intervalMs"/],
+    ['jitter', () => watchWithFallback('a', ok, { jitter: 1.5 }), RangeError, /"jitter" must be a finite number >= 0 and <= 1, got 1.5/],
+    ['jitter', () => watchWithFallback('a', ok, { jitter: -0.1 }), RangeError, /"jitter"/],
+    ['debounceMs', () => watchWithFallback('a', ok, { debounceMs: -1 }), RangeError, /"debounceMs" must be a finite number >= 0, got -1/],
+    ['runOnStart', () => watchWithFallback('a', ok, { runOnStart: 'yes' as never }), TypeError, /"runOnStart" must be a boolean/],
+    ['retry', () => watchWithFallback('a', ok, { retry: 5 as never }), TypeError, /option "retry" must be an object/],
+    ['retry', () => watchWithFallback('a', ok, { retry: { multiplier: 0.5 } }), RangeError, /option "retry" is invalid: .*multiplier/],
+    ['onError', () => watchWithFallback('a', ok, { onError: 1 as never }), TypeError, /"onError" must be a function/],
+    ['onModeChange', () => watchWithFallback('a', ok, { onModeChange: {} as never }), TypeError, /"onModeChange"/],
+    ['signal', () => watchWithFallback('a', ok, { signal: {} as never }), TypeError, /"signal" must be an AbortSignal/],
+    ['clock', () => watchWithFallback('a', ok, { clock: {} as never }), TypeError, /"clock" must be an object with now\(\), sleep\(\)/],
+    ['random', () => watchWithFallback('a', ok, { random: 0.5 as never }), TypeError, /"random" must be a function/],
+    ['options', () => watchWithFallback('a', ok, 'fast' as never), TypeError, /options must be an object/],
+  ])('%s', (_name, call, Type, message) => {
+    const before = process.getActiveResourcesInfo().length;
+    expect(call).toThrow(Type);
+    expect(call).toThrow(message);
+    expect(call).toThrow(/^watchWithFallback\(\)/);
+    expect(process.getActiveResourcesInfo().length).toBe(before);
+  });
+});

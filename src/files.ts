@@ -89,6 +89,8 @@ function canonicalJson(value: unknown, where: string, ancestors: Set<object>): s
   }
   if (value === null) return 'null';
   if (ancestors.has(value)) throw notJson(where, 'the value contains a cycle');
+  const lossy = lossyKind(value);
+  if (lossy !== undefined) throw notJson(where, `a ${lossy} has no faithful JSON form`);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') {
     // As JSON.stringify does: a Date becomes its ISO string.
@@ -99,8 +101,6 @@ function canonicalJson(value: unknown, where: string, ancestors: Set<object>): s
       ancestors.delete(value);
     }
   }
-  const lossy = lossyKind(value);
-  if (lossy !== undefined) throw notJson(where, `a ${lossy} has no faithful JSON form`);
   if (value instanceof Number || value instanceof String || value instanceof Boolean) {
     return canonicalJson(value.valueOf(), where, ancestors);
   }

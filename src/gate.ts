@@ -9,7 +9,7 @@ import { classify as defaultClassify, type Classifier, type Verdict } from './cl
 import { retry, type AttemptContext, type RetryOptions } from './retry.js';
 import { realClock, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { abortError, timeoutError } from './shared/signals.js';
+import { abortError, linkedController, timeoutError } from './shared/signals.js';
 import {
   describe,
   functionOption,
@@ -265,6 +265,8 @@ interface Core<S> {
   drained: boolean;
   /** Evaluations waiting on async checks, so `drain()` can end them. */
   readonly inFlight: Set<Evaluation<S>>;
+  /** The signals of running `waitUntilReady()` calls, so `drain()` can end their pauses. */
+  readonly waits: Set<AbortController>;
 }
 
 /**
@@ -308,6 +310,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
     clock: objectOption<Clock>(WHERE, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
     drained: false,
     inFlight: new Set(),
+    waits: new Set(),
   };
   const names = Object.freeze(core.entries.map((e) => e.name));
   const gate: ReadinessGate<S> = {
@@ -339,6 +342,8 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
       const inFlight = [...core.inFlight];
       if (drainChannel.hasSubscribers) drainChannel.publish({ inFlight: inFlight.length });
       for (const evaluation of inFlight) evaluation.drain();
+      // A wait paused between evaluations would only notice at its next one: end it now.
+      for (const wait of [...core.waits]) wait.abort(abortError(DRAINING));
     },
   };
   return gate;
@@ -752,9 +757,10 @@ function waitUntilReady<S>(
     attempts = n;
     inFlight = evaluateMany(core, subjects, keys, signal, userSignal);
     const set = await inFlight;
+    // An evaluation cut short (by the deadline, attemptTimeoutMs or drain()) is no news about the
+    // checks it aborted: the last complete one says more. Retry has moved on already.
+    if (cutShort(set)) throw new NotReadyError('not ready (evaluation aborted)', set.reports);
     last = set;
-    // An evaluation cut short by the deadline or attemptTimeoutMs: retry has moved on already.
-    if (signal.aborted) throw new NotReadyError('not ready (evaluation aborted)', set.reports);
     if (onProgress !== undefined) {
       const event: ProgressEvent<S> = {
         attempt: n,
@@ -777,29 +783,65 @@ function waitUntilReady<S>(
     throw lastThrown;
   };
 
-  return retry(attempt, {
-    ...retryOptions,
-    ...waitDefaults(o),
-    clock: core.clock,
-    // Only what this wait throws is judged here: a NotReadyError from the last evaluation (its
-    // verdict decided above), or the exception of onProgress, which ends the wait.
-    classify: (error) => (error === lastThrown ? lastVerdict : PROGRESS_THREW),
-  }).catch(async (error: unknown) => {
-    if (userSignal?.aborted || (progressError !== undefined && error === progressError.error)) throw error;
-    // The deadline (or attemptTimeoutMs) aborted an evaluation: it finishes at once with the
-    // checks still running marked as aborted, which is the freshest news to report.
-    if (inFlight !== undefined) last = await inFlight.catch(() => last);
-    if (last === undefined) throw error;
-    const elapsedMs = Math.round(core.clock.now() - startedAt);
-    const verdict = waitVerdict(core, last);
-    const because = verdict.kind === 'permanent' ? `; gave up at once: ${verdict.reason}` : '';
-    const plural = attempts === 1 ? 'attempt' : 'attempts';
-    throw new NotReadyError(
-      `not ready after ${elapsedMs} ms and ${attempts} ${plural}${because}${failureLines(last.reports)}`,
-      last.reports,
-      { cause: firstError(last.reports) },
-    );
-  });
+  // The retry runs on the caller's signal plus drain(): a drained gate can never become ready.
+  const wait = linkedController(userSignal);
+  let settled: Promise<Report<S>[]>;
+  try {
+    settled = retryNamed(WAIT, attempt, {
+      ...retryOptions,
+      ...waitDefaults(o),
+      signal: wait.signal,
+      clock: core.clock,
+      // Only what this wait throws is judged here: a NotReadyError from the last evaluation (its
+      // verdict decided above), or the exception of onProgress, which ends the wait.
+      classify: (error) => (error === lastThrown ? lastVerdict : PROGRESS_THREW),
+    });
+  } catch (error) {
+    wait.dispose();
+    throw error;
+  }
+  core.waits.add(wait.controller);
+  const release = (): void => {
+    wait.dispose();
+    core.waits.delete(wait.controller);
+  };
+  return settled.then(
+    (reports) => {
+      release();
+      return reports;
+    },
+    async (error: unknown) => {
+      release();
+      if (userSignal?.aborted || (progressError !== undefined && error === progressError.error)) throw error;
+      // Report the last complete evaluation; when none completed (a check hung until the
+      // deadline), the one that was cut short, whose aborted checks say they were still running.
+      const interrupted = inFlight === undefined ? undefined : await inFlight.catch(() => undefined);
+      last ??= interrupted;
+      if (last === undefined) throw error;
+      const elapsedMs = Math.round(core.clock.now() - startedAt);
+      const verdict = waitVerdict(core, last);
+      const because = verdict.kind === 'permanent' ? `; gave up at once: ${verdict.reason}` : '';
+      const plural = attempts === 1 ? 'attempt' : 'attempts';
+      throw new NotReadyError(
+        `not ready after ${elapsedMs} ms and ${attempts} ${plural}${because}${failureLines(last.reports)}`,
+        last.reports,
+        { cause: firstError(last.reports) },
+      );
+    },
+  );
+}
+
+/** `retry()`, with its option errors naming the function the user called. */
+function retryNamed<T>(where: string, fn: (context: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
+  try {
+    return retry(fn, options);
+  } catch (error) {
+    if ((error instanceof TypeError || error instanceof RangeError) && error.message.startsWith('retry():')) {
+      const Type = error instanceof RangeError ? RangeError : TypeError;
+      throw new Type(`${where}${error.message.slice('retry()'.length)}`);
+    }
+    throw error;
+  }
 }
 
 /**
@@ -816,6 +858,10 @@ function waitDefaults(o: { maxAttempts?: unknown; maxDelayMs?: unknown; initialD
     maxDelayMs: (o.maxDelayMs ??
       (typeof initial === 'number' && initial > DEFAULT_WAIT_MAX_DELAY_MS ? initial : DEFAULT_WAIT_MAX_DELAY_MS)) as number,
   };
+}
+
+function cutShort<S>(set: ReportSet<S>): boolean {
+  return set.reports.some((report) => report.results.some((result) => result.verdict === ABORTED));
 }
 
 function rejectGateOptions(where: string, o: { classify?: unknown; clock?: unknown }): void {
@@ -957,7 +1003,9 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
   let lastDurationMs = 0;
   let lastThrown: { error: unknown; verdict: Verdict } | undefined;
 
-  const attempt = async (context: AttemptContext): Promise<T> => {
+  let running = false;
+
+  const call = async (context: AttemptContext): Promise<T> => {
     attempts = context.attempt;
     const start = clock.now();
     let value: T | undefined | false;
@@ -984,8 +1032,16 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
     ]);
     throw notYet;
   };
+  const attempt = async (context: AttemptContext): Promise<T> => {
+    running = true;
+    try {
+      return await call(context);
+    } finally {
+      running = false;
+    }
+  };
 
-  return retry(attempt, {
+  return retryNamed(where, attempt, {
     ...retryOptions,
     ...waitDefaults(o),
     clock,
@@ -998,15 +1054,15 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
     if (userSignal?.aborted) throw error;
     if (lastThrown !== undefined && error === lastThrown.error && lastThrown.verdict.kind === 'permanent') throw error;
     const elapsedMs = Math.round(clock.now() - startedAt);
-    if (error !== notYet && error !== lastThrown?.error) {
-      // The deadline passed during a call: retry's TimeoutError.
+    if (running) {
+      // The deadline (or attemptTimeoutMs) passed during a call: retry's TimeoutError.
       lastDetail = `aborted: ${messageOf(error)}`;
     }
     const plural = attempts === 1 ? 'attempt' : 'attempts';
     throw new NotReadyError(
       `${name}: not met after ${elapsedMs} ms and ${attempts} ${plural} (last: ${oneLine(lastDetail)})`,
       [conditionReport(name, lastDetail, lastDurationMs, lastThrown)],
-      { cause: lastThrown?.error ?? (error === notYet ? undefined : error) },
+      { cause: lastThrown?.error ?? (running ? error : undefined) },
     );
   });
 }

@@ -18,8 +18,10 @@
  *   `'watching'`, waking the task once, because anything may have changed meanwhile.
  */
 import { FSWatcher } from 'chokidar';
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import { EmptyFileError } from './classify.js';
+import { contentHash, readFileWithRetry } from './files.js';
 import { backoffDelays, type BackoffOptions } from './retry.js';
 import { realClock, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
@@ -172,7 +174,6 @@ export interface Watcher {
   close(): Promise<void>;
 }
 
-const WHERE = 'watchWithFallback()';
 const DEFAULT_RETRY: BackoffOptions = { initialDelayMs: 2000, multiplier: 2, maxDelayMs: 60_000, jitter: 'equal' };
 /** Re-arm attempts are cheap but pointless in a tight loop. */
 const MIN_REARM_DELAY_MS = 100;
@@ -184,6 +185,8 @@ const TIMESTAMP_DIR = /^\.\.\d{4}(_\d\d){5}\.\d+$/;
 const wakeChannel = diagnosticsChannel(diagnosticsChannels.watch.wake);
 const errorChannel = diagnosticsChannel(diagnosticsChannels.watch.error);
 const modeChannel = diagnosticsChannel(diagnosticsChannels.watch.mode);
+const configChangeChannel = diagnosticsChannel(diagnosticsChannels.watch.configChange);
+const configRejectedChannel = diagnosticsChannel(diagnosticsChannels.watch.configRejected);
 
 /**
  * Runs `onWake` when any of `paths` changes, and every `intervalMs` anyway.
@@ -232,59 +235,70 @@ export function watchWithFallback(
   onWake: (context: WakeContext) => unknown,
   options?: WatchOptions,
 ): Watcher {
-  const given = validatePaths(paths);
-  const task = requiredFunction<(context: WakeContext) => unknown>(WHERE, 'onWake', onWake);
-  const o = optionsObject(WHERE, options);
-  const intervalMs = validateInterval(o.intervalMs);
-  const jitter = numberOption(WHERE, 'jitter', o.jitter, 0.1, { min: 0, max: 1 });
-  const debounceMs = numberOption(WHERE, 'debounceMs', o.debounceMs, 100, { min: 0 });
-  const runOnStart = booleanOption(WHERE, 'runOnStart', o.runOnStart, true);
-  const onError = functionOption<NonNullable<WatchOptions['onError']>>(WHERE, 'onError', o.onError);
-  const onModeChange = functionOption<NonNullable<WatchOptions['onModeChange']>>(WHERE, 'onModeChange', o.onModeChange);
-  const signal = signalOption(WHERE, o.signal);
-  const clock = objectOption<Clock>(WHERE, 'clock', o.clock, ['now', 'sleep']) ?? realClock;
-  const random = functionOption<() => number>(WHERE, 'random', o.random) ?? Math.random;
-  const retry = validateRetry(o.retry, random);
-
-  return new WatchLoop({ given, task, intervalMs, jitter, debounceMs, runOnStart, onError, onModeChange, signal, clock, random, retry }).watcher;
+  const where = 'watchWithFallback()';
+  const given = validatePaths(where, paths);
+  const task = requiredFunction<(context: WakeContext) => unknown>(where, 'onWake', onWake);
+  return new WatchLoop(watchSettings(where, given, task, optionsObject(where, options))).watcher;
 }
 
-function validatePaths(paths: unknown): string[] {
+/** Checks the options of the watch (shared by {@link liveConfig}), at the call. */
+function watchSettings(where: string, given: readonly string[], task: Settings['task'], o: Partial<WatchOptions>): Settings {
+  const random = functionOption<() => number>(where, 'random', o.random) ?? Math.random;
+  return {
+    where,
+    given,
+    task,
+    intervalMs: validateInterval(where, o.intervalMs),
+    jitter: numberOption(where, 'jitter', o.jitter, 0.1, { min: 0, max: 1 }),
+    debounceMs: numberOption(where, 'debounceMs', o.debounceMs, 100, { min: 0 }),
+    runOnStart: booleanOption(where, 'runOnStart', o.runOnStart, true),
+    onError: functionOption<NonNullable<WatchOptions['onError']>>(where, 'onError', o.onError),
+    onModeChange: functionOption<NonNullable<WatchOptions['onModeChange']>>(where, 'onModeChange', o.onModeChange),
+    signal: signalOption(where, o.signal),
+    clock: objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    random,
+    retry: validateRetry(where, o.retry, random),
+  };
+}
+
+function validatePaths(where: string, paths: unknown): string[] {
   const list = typeof paths === 'string' ? [paths] : paths;
   if (!Array.isArray(list)) {
-    throw new TypeError(`${WHERE}: "paths" must be a string or an array of strings, got ${describe(paths)}`);
+    throw new TypeError(`${where}: "paths" must be a string or an array of strings, got ${describe(paths)}`);
   }
-  if (list.length === 0) throw new RangeError(`${WHERE}: "paths" must not be empty`);
+  if (list.length === 0) throw new RangeError(`${where}: "paths" must not be empty`);
   const byResolved = new Map<string, string>();
   for (const path of list as unknown[]) {
-    if (typeof path !== 'string') throw new TypeError(`${WHERE}: every path must be a string, got ${describe(path)}`);
-    if (path === '') throw new RangeError(`${WHERE}: a path must not be the empty string`);
+    if (typeof path !== 'string') throw new TypeError(`${where}: every path must be a string, got ${describe(path)}`);
+    if (path === '') throw new RangeError(`${where}: a path must not be the empty string`);
     const absolute = resolve(path);
     if (!byResolved.has(absolute)) byResolved.set(absolute, path);
   }
   return [...byResolved.values()];
 }
 
-function validateInterval(value: unknown): number | (() => number) {
+function validateInterval(where: string, value: unknown): number | (() => number) {
   if (typeof value === 'function') return value as () => number;
-  return numberOption(WHERE, 'intervalMs', value, 60_000, { min: 0, minExclusive: true });
+  return numberOption(where, 'intervalMs', value, 60_000, { min: 0, minExclusive: true });
 }
 
-function validateRetry(value: unknown, random: () => number): BackoffOptions {
+function validateRetry(where: string, value: unknown, random: () => number): BackoffOptions {
   if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
-    throw new TypeError(`${WHERE}: option "retry" must be an object of backoff options, got ${describe(value)}`);
+    throw new TypeError(`${where}: option "retry" must be an object of backoff options, got ${describe(value)}`);
   }
   const merged: BackoffOptions = { ...DEFAULT_RETRY, random, ...(value as BackoffOptions | undefined) };
   try {
     backoffDelays(merged); // checks the options now, at the call
   } catch (error) {
     const Type = error instanceof TypeError ? TypeError : RangeError;
-    throw new Type(`${WHERE}: option "retry" is invalid: ${(error as Error).message}`, { cause: error });
+    throw new Type(`${where}: option "retry" is invalid: ${(error as Error).message}`, { cause: error });
   }
   return merged;
 }
 
 interface Settings {
+  /** The public function's name, for messages. */
+  readonly where: string;
   readonly given: readonly string[];
   readonly task: (context: WakeContext) => unknown;
   readonly intervalMs: number | (() => number);
@@ -477,7 +491,7 @@ class WatchLoop {
       return undefined;
     }
     if (typeof base !== 'number' || !Number.isFinite(base) || base <= 0) {
-      const error = new RangeError(`${WHERE}: option "intervalMs" returned ${describe(base)}; expected a finite number > 0`);
+      const error = new RangeError(`${this.#s.where}: option "intervalMs" returned ${describe(base)}; expected a finite number > 0`);
       this.#report(error, 'interval', this.#s.given);
       return undefined;
     }
@@ -838,4 +852,223 @@ function clampUnit(value: number): number {
 function errorKey(error: unknown): string {
   if (error instanceof Error) return `${(error as NodeJS.ErrnoException).code ?? error.name}:${error.message}`;
   return String(error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// liveConfig
+
+/** The second argument of `onChange`, and the message on `diagnosticsChannels.watch.configChange` (with `path`). */
+export interface ConfigChangeInfo {
+  /** {@link contentHash} of the new file content. */
+  readonly hash: string;
+  /** The hash of the version it replaces. */
+  readonly previousHash: string;
+}
+
+/**
+ * Where an error reported by {@link liveConfig} came from: the sources of
+ * {@link WatchErrorSource} (`'wake'` is a failed re-read, retried on the retry schedule), plus
+ * `'parse'` (a new version was rejected: empty, or `parse` threw; the last good one stays) and
+ * `'onChange'` (the listener threw; the new version is current all the same).
+ */
+export type LiveConfigErrorSource = WatchErrorSource | 'parse' | 'onChange';
+
+/** The second argument of `onError` in {@link liveConfig}. */
+export interface LiveConfigErrorContext {
+  readonly source: LiveConfigErrorSource;
+  /** The configuration file, as given. */
+  readonly paths: readonly string[];
+  /** For `'parse'`: the hash of the rejected content. The same content is not parsed again. */
+  readonly hash?: string;
+}
+
+/**
+ * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
+ * {@link watchWithFallback} that decide how it is followed (`runOnStart` excepted: the file is
+ * always re-read once the watch is armed, so that no update between the first read and the
+ * watch is missed).
+ *
+ * @typeParam T - What `parse` returns.
+ */
+export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'runOnStart'> {
+  /**
+   * Turns the file's text into the configuration (`JSON.parse`, a YAML parser, a schema check).
+   * When it throws on a new version, that version is rejected and the last good one stays
+   * current. On the first read it is retried (the file may be mid-rotation) until `deadlineMs`.
+   * @defaultValue none: the text itself
+   */
+  parse?: (content: string) => T | PromiseLike<T>;
+  /**
+   * Called with each new valid version, only when the content hash changes, never twice at once.
+   * What it throws goes to `onError` (source `'onChange'`); the version is current all the same.
+   * @defaultValue none
+   */
+  onChange?: (value: T, info: ConfigChangeInfo) => void | PromiseLike<void>;
+  /**
+   * Told about rejected versions, failed re-reads and watch problems; see {@link LiveConfigErrorSource}.
+   * @defaultValue none: errors are only published on the diagnostics channels
+   */
+  onError?: (error: unknown, context: LiveConfigErrorContext) => void;
+  /**
+   * Accept an empty file as a version. By default it is rejected: a file rewritten in place is
+   * briefly empty.
+   * @defaultValue false
+   */
+  allowEmpty?: boolean;
+  /**
+   * How long the first read may keep retrying (missing, empty or unparsable file) before
+   * `liveConfig` rejects with the last error.
+   * @defaultValue 120000
+   */
+  deadlineMs?: number;
+}
+
+/** A configuration file, loaded and followed by {@link liveConfig}. */
+export interface LiveConfig<T> {
+  /** The file, as given. */
+  readonly path: string;
+  /** The last valid version, parsed. */
+  readonly current: T;
+  /** {@link contentHash} of the text of `current` (equal to the hash `atomicWriteFile` returned for it). */
+  readonly hash: string;
+  /** The mode of the underlying watch; see {@link WatchMode}. */
+  readonly mode: WatchMode;
+  /** Stops following the file; resolves once nothing is left (as {@link Watcher.close}). */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads a local configuration file (a mounted ConfigMap, a file an agent writes) and follows its
+ * updates: resolves once a first valid version is loaded, then re-reads it whenever it changes
+ * (and on the timer, as {@link watchWithFallback} does), calling `onChange` when the content hash
+ * changes. A new version that is empty or that `parse` rejects is reported to `onError`
+ * (and `diagnosticsChannels.watch.configRejected`) and the last good one stays in `current`.
+ *
+ * The first read uses {@link readFileWithRetry}: a file missing, empty or half-written is retried
+ * until `deadlineMs`; then `liveConfig` rejects with the last error. A process should start from a
+ * configuration it can read locally, never from a remote call that fails while the network does.
+ *
+ * Invalid arguments throw a `TypeError` or `RangeError` naming the option, synchronously.
+ *
+ * @param path - The configuration file.
+ * @param options - See {@link LiveConfigOptions}.
+ * @returns The live configuration; `close()` it when done.
+ *
+ * @example
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { liveConfig } from 'ridethrough';
+ *
+ * const dir = await mkdtemp(join(tmpdir(), 'config-example-'));
+ * const file = join(dir, 'settings.json');
+ * await writeFile(file, '{"logLevel":"info"}');
+ * let changed!: () => void;
+ * const updated = new Promise<void>((resolve) => (changed = resolve));
+ * const config = await liveConfig(file, {
+ *   parse: (text) => JSON.parse(text) as { logLevel: string },
+ *   debounceMs: 20,
+ *   onChange: (value, { hash }) => {
+ *     console.log('now', value.logLevel, hash.slice(0, 12));
+ *     changed();
+ *   },
+ *   onError: (error, { source }) => console.log('kept the last good version:', source, String(error)),
+ * });
+ * console.log(config.current.logLevel); // info
+ * await writeFile(file, '{"logLevel": oops'); // rejected: current stays 'info'
+ * await new Promise((resolve) => setTimeout(resolve, 100));
+ * await writeFile(file, '{"logLevel":"debug"}');
+ * await updated;
+ * console.log(config.current.logLevel); // debug
+ * await config.close();
+ * await rm(dir, { recursive: true });
+ * ```
+ */
+export function liveConfig(path: string, options?: LiveConfigOptions<string> & { parse?: undefined }): Promise<LiveConfig<string>>;
+export function liveConfig<T>(
+  path: string,
+  options: LiveConfigOptions<T> & { parse: (content: string) => T | PromiseLike<T> },
+): Promise<LiveConfig<T>>;
+export function liveConfig(path: string, options?: object): Promise<LiveConfig<unknown>> {
+  const where = 'liveConfig()';
+  if (typeof path !== 'string') throw new TypeError(`${where}: "path" must be a string, got ${describe(path)}`);
+  if (path === '') throw new RangeError(`${where}: "path" must not be the empty string`);
+  const given = path;
+  const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
+  const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;
+  const parse = functionOption<(content: string) => unknown>(where, 'parse', parseValue) ?? ((content: string) => content);
+  const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
+  const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
+  const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
+  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, infinite: true });
+  if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
+
+  let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;
+  const report = (error: unknown, context: LiveConfigErrorContext): void => {
+    try {
+      onError?.(error, context);
+    } catch {
+      // A throwing listener must not stop the watch.
+    }
+  };
+
+  const reread = async ({ signal }: WakeContext): Promise<void> => {
+    const current = state!;
+    const content = await readFile(given, { encoding: 'utf8', signal }); // a failure is retried by the watch
+    const hash = contentHash(content);
+    if (hash === current.hash || hash === current.rejectedHash) return;
+    let value: unknown;
+    try {
+      if (content.length === 0 && !allowEmpty) throw new EmptyFileError(given);
+      value = await parse(content);
+    } catch (error) {
+      current.rejectedHash = hash;
+      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish({ path: given, hash, error });
+      report(error, { source: 'parse', paths: [given], hash });
+      return;
+    }
+    const previousHash = current.hash;
+    state = { value, hash };
+    if (configChangeChannel.hasSubscribers) configChangeChannel.publish({ path: given, hash, previousHash });
+    try {
+      await onChange?.(value, { hash, previousHash });
+    } catch (error) {
+      report(error, { source: 'onChange', paths: [given] });
+    }
+  };
+  const settings = watchSettings(where, [given], reread, {
+    ...watchOptions,
+    runOnStart: true,
+    // Watch errors go to the same listener; their context has no hash.
+    onError: (error, context) => report(error, context),
+  });
+
+  return (async () => {
+    const first = await readFileWithRetry(given, {
+      parse: async (content: string) => ({ content, value: await parse(content) }),
+      allowEmpty,
+      deadlineMs,
+      clock: settings.clock,
+      random: settings.random,
+      ...(settings.signal === undefined ? {} : { signal: settings.signal }),
+    });
+    if (settings.signal?.aborted) throw settings.signal.reason;
+    state = { value: first.value, hash: contentHash(first.content) };
+    const { watcher } = new WatchLoop(settings);
+    await watcher.ready;
+    return Object.freeze({
+      path: given,
+      get current() {
+        return state!.value;
+      },
+      get hash() {
+        return state!.hash;
+      },
+      get mode() {
+        return watcher.mode;
+      },
+      close: () => watcher.close(),
+    });
+  })();
 }

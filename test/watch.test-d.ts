@@ -1,5 +1,10 @@
 import {
+  liveConfig,
   watchWithFallback,
+  type ConfigChangeInfo,
+  type LiveConfig,
+  type LiveConfigErrorContext,
+  type LiveConfigErrorSource,
   type ModeChangeEvent,
   type WakeContext,
   type WakeReason,
@@ -60,5 +65,44 @@ describe('watchWithFallback types', () => {
     // @ts-expect-error jitter is a fraction, not a strategy name
     watchWithFallback('a', () => {}, { jitter: 'full' });
     watchWithFallback('a', () => {}, { retry: { initialDelayMs: 1000, jitter: 'full' } });
+  });
+});
+
+describe('liveConfig types', () => {
+  it('is the text without parse, and what parse returns with it', async () => {
+    expectTypeOf(await liveConfig('settings.json')).toEqualTypeOf<LiveConfig<string>>();
+    const typed = await liveConfig('settings.json', { parse: (text) => JSON.parse(text) as { logLevel: string } });
+    expectTypeOf(typed).toEqualTypeOf<LiveConfig<{ logLevel: string }>>();
+    expectTypeOf(typed.current).toEqualTypeOf<{ logLevel: string }>();
+    const asyncParsed = await liveConfig('n', { parse: async (text) => Number(text) });
+    expectTypeOf(asyncParsed.current).toEqualTypeOf<number>();
+  });
+
+  it('types onChange from parse', () => {
+    void liveConfig('settings.json', {
+      parse: (text) => ({ size: text.length }),
+      onChange: (value, info) => {
+        expectTypeOf(value).toEqualTypeOf<{ size: number }>();
+        expectTypeOf(info).toEqualTypeOf<ConfigChangeInfo>();
+      },
+    });
+    expectTypeOf<ConfigChangeInfo>().toEqualTypeOf<{ readonly hash: string; readonly previousHash: string }>();
+  });
+
+  it('exposes current, hash, path, mode and close, read-only', () => {
+    expectTypeOf<LiveConfig<number>['hash']>().toEqualTypeOf<string>();
+    expectTypeOf<LiveConfig<number>['path']>().toEqualTypeOf<string>();
+    expectTypeOf<LiveConfig<number>['mode']>().toEqualTypeOf<WatchMode>();
+    expectTypeOf<LiveConfig<number>['close']>().toEqualTypeOf<() => Promise<void>>();
+    const config = {} as LiveConfig<number>;
+    // @ts-expect-error current is read-only
+    config.current = 2;
+  });
+
+  it('reports errors with their source', () => {
+    expectTypeOf<LiveConfigErrorSource>().toEqualTypeOf<'wake' | 'watch' | 'interval' | 'parse' | 'onChange'>();
+    expectTypeOf<LiveConfigErrorContext['hash']>().toEqualTypeOf<string | undefined>();
+    // @ts-expect-error runOnStart is not an option of liveConfig
+    void liveConfig('x', { runOnStart: false });
   });
 });

@@ -428,7 +428,11 @@ describe('closing', () => {
     await volume.set('token', 'v1'); // leave a debounce window and chokidar work in flight
     await watcher.close();
     expect(watcher.mode).toBe('closed');
-    expect(handles()).toEqual(before); // no timer, no watcher, no handle, at once
+    // No timer, no watcher, no handle, at once. (Compared kind by kind, and as "no more than
+    // before": a timer of vitest's own may end meanwhile on a loaded machine.)
+    const count = (list: string[], kind: string): number => list.filter((r) => r === kind).length;
+    const after = handles();
+    for (const kind of new Set([...after, ...before])) expect(count(after, kind), kind).toBeLessThanOrEqual(count(before, kind));
     // A stat chokidar started before close() may still be finishing on the thread pool.
     await waitFor(() => requests() <= requestsBefore, 'chokidar requests in flight to finish');
   });

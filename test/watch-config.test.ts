@@ -1,0 +1,268 @@
+/**
+ * liveConfig on the real file system: first load, updates through kubelet swaps and atomic
+ * writes, rejected versions, and nothing left behind.
+ */
+import diagnostics_channel from 'node:diagnostics_channel';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { diagnosticsChannels, EmptyFileError, permanent } from 'ridethrough';
+import { atomicWriteFile, contentHash } from 'ridethrough/files';
+import { liveConfig, type ConfigChangeInfo, type LiveConfig, type LiveConfigErrorContext } from 'ridethrough/watch';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubeletVolume } from './support/kubelet-volume.js';
+
+interface Settings {
+  logLevel: string;
+  replicas?: number;
+}
+
+let dir: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ridethrough-live-config-'));
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function parseSettings(text: string): Settings {
+  const value = JSON.parse(text) as Settings;
+  if (typeof value.logLevel !== 'string') throw new TypeError('logLevel must be a string');
+  return value;
+}
+
+async function follow(path: string, extra: { allowEmpty?: boolean } = {}) {
+  const changes: Array<{ value: Settings; info: ConfigChangeInfo }> = [];
+  const errors: Array<{ error: unknown; context: LiveConfigErrorContext }> = [];
+  const config: LiveConfig<Settings> = await liveConfig(path, {
+    parse: parseSettings,
+    debounceMs: 20,
+    intervalMs: 3_600_000,
+    onChange: (value, info) => void changes.push({ value, info }),
+    onError: (error, context) => void errors.push({ error, context }),
+    ...extra,
+  });
+  cleanups.push(() => config.close());
+  return { config, changes, errors };
+}
+
+describe('liveConfig', () => {
+  it('resolves with the first version and follows kubelet updates, calling onChange once each', async () => {
+    const volume = await KubeletVolume.create({ 'settings.json': '{"logLevel":"info"}' });
+    cleanups.push(() => volume.cleanup());
+    const path = volume.path('settings.json');
+    const { config, changes, errors } = await follow(path);
+    expect(config.current).toEqual({ logLevel: 'info' });
+    expect(config.hash).toBe(contentHash('{"logLevel":"info"}'));
+    expect(config.path).toBe(path);
+    expect(config.mode).toBe('watching');
+
+    for (let i = 1; i <= 5; i++) {
+      const previousHash = config.hash;
+      const text = `{"logLevel":"info","replicas":${i}}`;
+      await volume.set('settings.json', text);
+      await waitFor(() => changes.length === i, `onChange for update ${i}`);
+      expect(changes[i - 1]).toEqual({
+        value: { logLevel: 'info', replicas: i },
+        info: { hash: contentHash(text), previousHash },
+      });
+      expect(config.current).toEqual({ logLevel: 'info', replicas: i });
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('reports the same hash as atomicWriteFile, and does not call onChange for the same content', async () => {
+    const path = join(dir, 'settings.json');
+    await atomicWriteFile(path, '{"logLevel":"info"}');
+    const { config, changes } = await follow(path);
+    const { hash } = await atomicWriteFile(path, '{"logLevel":"warn"}');
+    await waitFor(() => changes.length === 1, 'onChange');
+    expect(config.hash).toBe(hash);
+    // The same bytes again, written twice (events, but no new content).
+    await writeFile(path, '{"logLevel":"warn"}');
+    await writeFile(path, '{"logLevel":"warn"}');
+    await sleep(150);
+    expect(changes).toHaveLength(1);
+  });
+
+  it('keeps the last good version when a new one does not parse, and reports it once', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const rejected: unknown[] = [];
+    const listener = (message: unknown): void => void rejected.push(message);
+    diagnostics_channel.subscribe(diagnosticsChannels.watch.configRejected, listener);
+    cleanups.push(() => void diagnostics_channel.unsubscribe(diagnosticsChannels.watch.configRejected, listener));
+    const { config, changes, errors } = await follow(path);
+    const goodHash = config.hash;
+
+    await writeFile(path, '{"logLevel": oops');
+    await waitFor(() => errors.length === 1, 'the rejection');
+    expect(errors[0]!.error).toBeInstanceOf(SyntaxError);
+    expect(errors[0]!.context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel": oops') });
+    expect(rejected).toEqual([{ path, hash: contentHash('{"logLevel": oops'), error: errors[0]!.error }]);
+    expect(config.current).toEqual({ logLevel: 'info' });
+    expect(config.hash).toBe(goodHash);
+
+    // Valid JSON that the parser refuses is a rejected version too.
+    await writeFile(path, '{"logLevel": 3}');
+    await waitFor(() => errors.length === 2, 'the second rejection');
+    expect(errors[1]!.error).toBeInstanceOf(TypeError);
+
+    await writeFile(path, '{"logLevel":"debug"}');
+    await waitFor(() => changes.length === 1, 'the next good version');
+    expect(changes[0]!.info.previousHash).toBe(goodHash);
+    expect(config.current).toEqual({ logLevel: 'debug' });
+    expect(errors).toHaveLength(2);
+  });
+
+  it('rejects an empty version unless allowEmpty', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const { config, errors } = await follow(path);
+    await writeFile(path, '');
+    await waitFor(() => errors.length === 1, 'the rejection of the empty file');
+    expect(errors[0]!.error).toBeInstanceOf(EmptyFileError);
+    expect(config.current).toEqual({ logLevel: 'info' });
+
+    const raw = await liveConfig(path, { allowEmpty: true, debounceMs: 20 });
+    cleanups.push(() => raw.close());
+    expect(raw.current).toBe('');
+  });
+
+  it('reports an onChange that throws, and keeps the new version', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const errors: Array<[unknown, string]> = [];
+    const failure = new Error('could not apply');
+    const config = await liveConfig(path, {
+      parse: parseSettings,
+      debounceMs: 20,
+      onChange: () => {
+        throw failure;
+      },
+      onError: (error, { source }) => void errors.push([error, source]),
+    });
+    cleanups.push(() => config.close());
+    await writeFile(path, '{"logLevel":"warn"}');
+    await waitFor(() => errors.length === 1, 'the onChange failure');
+    expect(errors).toEqual([[failure, 'onChange']]);
+    expect(config.current).toEqual({ logLevel: 'warn' });
+  });
+
+  it('never runs onChange twice at once', async () => {
+    const volume = await KubeletVolume.create({ 'settings.json': '{"logLevel":"v0"}' });
+    cleanups.push(() => volume.cleanup());
+    let active = 0;
+    let maxActive = 0;
+    const seen: string[] = [];
+    const config = await liveConfig(volume.path('settings.json'), {
+      parse: parseSettings,
+      debounceMs: 5,
+      onChange: async (value) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(20);
+        seen.push(value.logLevel);
+        active--;
+      },
+    });
+    cleanups.push(() => config.close());
+    for (let i = 1; i <= 20; i++) await volume.set('settings.json', `{"logLevel":"v${i}"}`);
+    await waitFor(() => seen.at(-1) === 'v20', 'the last version');
+    expect(maxActive).toBe(1);
+  });
+
+  it('waits for a file that is not there yet, within deadlineMs', async () => {
+    const path = join(dir, 'late.json');
+    setTimeout(() => void writeFile(path, '{"logLevel":"late"}'), 100);
+    const { config } = await follow(path);
+    expect(config.current).toEqual({ logLevel: 'late' });
+  });
+
+  it('rejects with the last error when no valid version comes within deadlineMs, leaving nothing behind', async () => {
+    const path = join(dir, 'broken.json');
+    await writeFile(path, '{"logLevel": 7}');
+    const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => !r.startsWith('FSReq'));
+    const count = (list: string[], kind: string): number => list.filter((r) => r === kind).length;
+    const before = handles();
+    await expect(liveConfig(path, { parse: parseSettings, deadlineMs: 300 })).rejects.toThrow('logLevel must be a string');
+    const after = handles();
+    for (const kind of new Set([...after, ...before])) expect(count(after, kind), kind).toBeLessThanOrEqual(count(before, kind));
+  });
+
+  it('fails at once on a version marked permanent', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info","replicas":-1}');
+    const started = Date.now();
+    await expect(
+      liveConfig(path, {
+        parse: (text) => {
+          const value = parseSettings(text);
+          if ((value.replicas ?? 0) < 0) throw permanent(new RangeError('replicas must be >= 0'));
+          return value;
+        },
+      }),
+    ).rejects.toThrow('replicas must be >= 0');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('rejects with the signal reason when aborted during the first read', async () => {
+    const controller = new AbortController();
+    const pending = liveConfig(join(dir, 'never.json'), { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('shutting down')), 50);
+    await expect(pending).rejects.toThrow('shutting down');
+  });
+
+  it('close() stops following and leaves no handle behind', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => !r.startsWith('FSReq'));
+    const count = (list: string[], kind: string): number => list.filter((r) => r === kind).length;
+    const before = handles();
+    const changes: unknown[] = [];
+    const config = await liveConfig(path, { debounceMs: 20, onChange: (value) => void changes.push(value) });
+    expect(count(handles(), 'FSEventWrap')).toBeGreaterThan(count(before, 'FSEventWrap'));
+    await config.close();
+    expect(config.mode).toBe('closed');
+    const after = handles();
+    for (const kind of new Set([...after, ...before])) expect(count(after, kind), kind).toBeLessThanOrEqual(count(before, kind));
+    await writeFile(path, '{"logLevel":"warn"}');
+    await sleep(100);
+    expect(changes).toEqual([]);
+    expect(config.current).toBe('{"logLevel":"info"}');
+  });
+});
+
+describe('liveConfig bad input throws at the call, naming the option', () => {
+  it.each([
+    ['path', () => liveConfig(5 as never), TypeError, /"path" must be a string, got 5/],
+    ['path', () => liveConfig(''), RangeError, /"path" must not be the empty string/],
+    ['parse', () => liveConfig('x', { parse: 'json' as never }), TypeError, /"parse" must be a function/],
+    ['onChange', () => liveConfig('x', { onChange: 1 as never }), TypeError, /"onChange" must be a function/],
+    ['onError', () => liveConfig('x', { onError: 1 as never }), TypeError, /"onError" must be a function/],
+    ['allowEmpty', () => liveConfig('x', { allowEmpty: 1 as never }), TypeError, /"allowEmpty" must be a boolean/],
+    ['deadlineMs', () => liveConfig('x', { deadlineMs: 0 }), RangeError, /"deadlineMs" must be a number > 0, got 0/],
+    ['intervalMs', () => liveConfig('x', { intervalMs: -5 }), RangeError, /"intervalMs" must be a finite number > 0, got -5/],
+    ['jitter', () => liveConfig('x', { jitter: 2 }), RangeError, /"jitter"/],
+    ['runOnStart', () => liveConfig('x', { runOnStart: false } as never), TypeError, /"runOnStart" is not supported/],
+    ['options', () => liveConfig('x', [] as never), TypeError, /options must be an object/],
+  ])('%s', (_name, call, Type, message) => {
+    expect(call).toThrow(Type);
+    expect(call).toThrow(message);
+    expect(call).toThrow(/^liveConfig\(\)/);
+  });
+});

@@ -556,9 +556,9 @@ function kubernetesRule(error: unknown): Verdict | undefined {
  */
 export class EmptyFileError extends Error {
   /** Always `'EmptyFileError'`. */
-  override readonly name = 'EmptyFileError';
+  override readonly name: 'EmptyFileError' = 'EmptyFileError';
   /** Always `'ERR_EMPTY_FILE'`. */
-  readonly code = 'ERR_EMPTY_FILE';
+  readonly code: 'ERR_EMPTY_FILE' = 'ERR_EMPTY_FILE';
   /** The file that was read empty. */
   readonly path: string;
 

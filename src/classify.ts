@@ -556,9 +556,9 @@ function kubernetesRule(error: unknown): Verdict | undefined {
  */
 export class EmptyFileError extends Error {
   /** Always `'EmptyFileError'`. */
-  override readonly name: 'EmptyFileError' = 'EmptyFileError';
+  override readonly name = 'EmptyFileError' as const;
   /** Always `'ERR_EMPTY_FILE'`. */
-  readonly code: 'ERR_EMPTY_FILE' = 'ERR_EMPTY_FILE';
+  readonly code = 'ERR_EMPTY_FILE' as const;
   /** The file that was read empty. */
   readonly path: string;
 

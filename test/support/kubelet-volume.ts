@@ -78,6 +78,7 @@ export class KubeletVolume {
   #fileMode: number;
   #onStep: KubeletVolumeOptions['onStep'];
   #updates = 0;
+  #renamedAt = Number.NaN;
 
   private constructor(dir: string, options: KubeletVolumeOptions) {
     this.dir = dir;
@@ -103,6 +104,14 @@ export class KubeletVolume {
   /** The current payload (what the files say after the last update). */
   get payload(): Readonly<Payload> {
     return { ...this.#payload };
+  }
+
+  /**
+   * `performance.now()` taken just before the latest rename of `..data_tmp` over `..data`. Set
+   * before the rename starts, so a watcher callback that the rename triggers always sees it.
+   */
+  get renamedAt(): number {
+    return this.#renamedAt;
   }
 
   /** How many updates have been projected, the first one included. */
@@ -136,6 +145,7 @@ export class KubeletVolume {
     await symlink(timestampDir, tmpLink);
     await step('symlink-tmp');
     const renamedAt = performance.now();
+    this.#renamedAt = renamedAt;
     await rename(tmpLink, dataLink);
     await step('rename');
     for (const name of topLevelNames(payload)) {

@@ -207,7 +207,7 @@ export interface AtomicWriteResult {
 export interface AtomicWriteEvent {
   /** The path as given, made absolute. */
   readonly path: string;
-  /** The file actually replaced, symlinks resolved; `undefined` if it failed before knowing. */
+  /** The file actually replaced (differs from `path` when `path` is a symlink); `undefined` if it failed before knowing. */
   readonly target: string | undefined;
   /** Whether the file was replaced. */
   readonly written: boolean;
@@ -349,22 +349,35 @@ function publishWrite(
 
 async function writeAtomically(file: string, bytes: Uint8Array, config: WriteConfig, report: WriteReport): Promise<AtomicWriteResult> {
   const { signal } = config;
-  const { target, created } = await resolveTarget(file, config.mkdir);
+  const { target, existing } = await resolveTarget(file);
   report.target = target;
-  const existing = await statIfExists(target);
   if (existing?.isDirectory()) throw isDirectoryError(target);
-  const hash = sha256Hex(bytes);
-  report.hash = hash;
   const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
+  let hash: string | undefined;
   if (config.skipIfUnchanged && existing && existing.size === bytes.length && (existing.mode & 0o7777) === mode) {
-    const onDisk = await readFile(target, { signal });
-    if (Buffer.compare(onDisk, bytes) === 0) return { written: false, hash };
+    const reading = readFile(target, { signal });
+    hash = report.hash = sha256Hex(bytes); // while the read is under way
+    if (Buffer.compare(await reading, bytes) === 0) return { written: false, hash };
   }
   signal?.throwIfAborted();
 
   const directory = dirname(target);
   const stem = tempStem(basename(target));
-  const temp = await createTempFile(directory, stem, mode);
+  let created: string | undefined;
+  let temp: TempFile;
+  try {
+    temp = await createTempFile(directory, stem, mode);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+    if (!config.mkdir) {
+      throw Object.assign(
+        new Error(`atomicWriteFile(): the directory "${directory}" does not exist (pass mkdir: true to create it)`, { cause: error }),
+        { code: 'ENOENT', path: directory },
+      );
+    }
+    created = await mkdir(directory, { recursive: true });
+    temp = await createTempFile(directory, stem, mode);
+  }
   // Sweep temp files of dead writers while this one is being written; never rejects.
   const sweep = removeStaleTemps(directory, stem);
   let renamed = false;
@@ -374,15 +387,16 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
       // open() applied the umask (or cannot set special bits): fix it before any byte is written.
       await temp.handle.chmod(mode);
     }
-    await writeAll(temp.handle, bytes, signal);
-    const { size } = await temp.handle.stat();
+    const writing = writeAll(temp.handle, bytes, signal);
+    hash ??= report.hash = sha256Hex(bytes); // while the write is under way
+    await writing;
+    const [{ size }] = await Promise.all([temp.handle.stat(), config.durable ? temp.handle.sync() : undefined]);
     if (size !== bytes.length) {
       throw Object.assign(
         new Error(`atomicWriteFile(): the temporary file for "${target}" holds ${size} bytes after writing ${bytes.length}; the target was left untouched`),
         { code: 'EIO', path: target },
       );
     }
-    if (config.durable) await temp.handle.sync();
     await temp.handle.close();
     signal?.throwIfAborted();
     await renameOver(temp.path, target);
@@ -397,24 +411,33 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
   report.written = true;
   if (config.durable) {
     await syncDirectory(directory);
-    // New directories need their own entries made durable in their parents.
-    if (created) await syncCreatedDirectories(created.first, created.last);
+    // Directories made here need their own entries made durable in their parents.
+    if (created !== undefined) await syncCreatedDirectories(created, directory);
   }
   return { written: true, hash };
 }
 
-/** Follows symlinks to the file that will actually be replaced; creates or names a missing directory. */
-async function resolveTarget(
-  file: string,
-  createDirectory: boolean,
-): Promise<{ target: string; created?: { first: string; last: string } }> {
+/**
+ * The file that will be replaced, and its stats if it exists. A symlink is followed to the file
+ * it points to; for a dangling one that is the missing file at the end of the chain, which the
+ * write then creates (as fs.writeFile does) instead of replacing the link. Symlinked parent
+ * directories need no resolving: the temp file goes beside the target either way.
+ */
+async function resolveTarget(file: string): Promise<{ target: string; existing: Stats | undefined }> {
+  let entry: Stats;
   try {
-    return { target: await realpath(file) };
+    entry = await lstat(file);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { target: file, existing: undefined };
+    throw error;
+  }
+  if (!entry.isSymbolicLink()) return { target: file, existing: entry };
+  try {
+    const target = await realpath(file);
+    return { target, existing: await stat(target) };
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error;
   }
-  // No file yet, or a symlink to a file that does not exist yet: follow the links by hand so the
-  // write creates the file the link points to, as fs.writeFile does, instead of replacing the link.
   let candidate = file;
   for (let hops = 0; ; hops++) {
     let link: string;
@@ -422,39 +445,13 @@ async function resolveTarget(
       link = await readlink(candidate);
     } catch (error) {
       const code = errorCode(error);
-      if (code === 'EINVAL' || code === 'ENOENT') break; // not a link, or nothing there
+      if (code === 'EINVAL' || code === 'ENOENT') return { target: candidate, existing: undefined }; // the end of the chain
       throw error;
     }
     if (hops === 40) {
       throw Object.assign(new Error(`atomicWriteFile(): too many symbolic links resolving "${file}"`), { code: 'ELOOP', path: file });
     }
     candidate = resolve(dirname(candidate), link);
-  }
-  const directory = dirname(candidate);
-  let first: string | undefined;
-  try {
-    return { target: join(await realpath(directory), basename(candidate)) };
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-    if (!createDirectory) {
-      throw Object.assign(
-        new Error(`atomicWriteFile(): the directory "${directory}" does not exist (pass mkdir: true to create it)`, { cause: error }),
-        { code: 'ENOENT', path: directory },
-      );
-    }
-    first = await mkdir(directory, { recursive: true });
-  }
-  const target = join(await realpath(directory), basename(candidate));
-  // `first` is undefined when another writer created the directory in the meantime.
-  return first === undefined ? { target } : { target, created: { first, last: directory } };
-}
-
-async function statIfExists(target: string): Promise<Stats | undefined> {
-  try {
-    return await stat(target);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
   }
 }
 
@@ -484,7 +481,12 @@ function tempStem(name: string): string {
   return Buffer.byteLength(name) <= 200 ? name : `#${sha256Hex(name).slice(0, 16)}`;
 }
 
-async function createTempFile(directory: string, stem: string, mode: number | undefined): Promise<{ path: string; handle: FileHandle }> {
+interface TempFile {
+  readonly path: string;
+  readonly handle: FileHandle;
+}
+
+async function createTempFile(directory: string, stem: string, mode: number | undefined): Promise<TempFile> {
   const createMode = mode === undefined ? 0o666 : mode & 0o777;
   for (let tries = 1; ; tries++) {
     const path = join(directory, `.${stem}.${ownerTag()}-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
@@ -603,7 +605,8 @@ function cannotSyncDirectory(error: unknown): boolean {
 }
 
 async function syncCreatedDirectories(first: string, last: string): Promise<void> {
-  // mkdir -p created `first` .. `last`; each one's entry lives in its parent.
+  // mkdir -p created `first` .. `last`; each one's entry lives in its parent (`last`'s own
+  // content was synced already).
   for (let directory = last; ; directory = dirname(directory)) {
     await syncDirectory(dirname(directory));
     if (directory === first || dirname(directory) === directory) return;

@@ -542,7 +542,7 @@ describe('atomicWriteFile: diagnostics and leftovers', () => {
       expect(events[0]!.elapsedMs).toBeGreaterThanOrEqual(0);
       expect('error' in events[0]!).toBe(false);
       expect(events[1]).toMatchObject({ written: false, durable: false });
-      expect(events[2]).toMatchObject({ written: false, target: undefined, error: { code: 'ENOENT' } });
+      expect(events[2]).toMatchObject({ written: false, target: join(dir, 'no', 'dir'), error: { code: 'ENOENT' } });
     } finally {
       unsubscribe(diagnosticsChannels.files.write, listener);
     }

@@ -235,8 +235,9 @@ export interface AtomicWriteEvent {
  * the call rejects with the original error (`ENOSPC` stays `ENOSPC`).
  *
  * - Temporary files are named `.<name>.<host tag>-<pid>-<random>.ridethrough-tmp`. Ones left by
- *   a writer that was killed are removed by the next write to the same file; one whose process
- *   is still alive is never touched.
+ *   a writer that was killed are removed by a later write to the same file: the first one in
+ *   each process, then at most one a minute (listing a large directory is not free). One whose
+ *   process is still alive is never touched.
  * - Calls for the same path within a process run one after the other in call order; the last
  *   one wins. Writes from several processes are each atomic.
  * - The mode (and, when the process may set it, the owner) of the file being replaced is kept
@@ -379,7 +380,7 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
     temp = await createTempFile(directory, stem, mode);
   }
   // Sweep temp files of dead writers while this one is being written; never rejects.
-  const sweep = removeStaleTemps(directory, stem);
+  const sweep = sweepDue(target) ? removeStaleTemps(directory, stem) : undefined;
   let renamed = false;
   try {
     await keepOwner(temp.handle, existing);
@@ -497,6 +498,23 @@ async function createTempFile(directory: string, stem: string, mode: number | un
       if (errorCode(error) !== 'EEXIST' || tries === 3) throw error;
     }
   }
+}
+
+/**
+ * Listing a directory costs about a millisecond per thousand entries, so a target is swept on its
+ * first write in this process (which finds what crashed writers, a previous run of this process
+ * included, left behind) and then at most once a minute, not on every write.
+ */
+const SWEEP_INTERVAL_MS = 60_000;
+const lastSweeps = new Map<string, number>();
+
+function sweepDue(target: string): boolean {
+  const now = realClock.now();
+  const last = lastSweeps.get(target);
+  if (last !== undefined && now - last < SWEEP_INTERVAL_MS) return false;
+  if (lastSweeps.size >= 10_000) lastSweeps.clear(); // forgetting only costs an early sweep
+  lastSweeps.set(target, now);
+  return true;
 }
 
 async function removeStaleTemps(directory: string, stem: string): Promise<void> {

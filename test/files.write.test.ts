@@ -461,7 +461,7 @@ describe('atomicWriteFile: temp files', () => {
     return child.pid!;
   }
 
-  it('removes temp files of dead writers of the same file, and only those', async () => {
+  it('the first write to a file in a process removes temp files of dead writers of that file, and only those', async () => {
     const tag = await ownTag();
     const file = join(dir, 'config.yaml');
     await writeFile(file, 'v1');
@@ -491,6 +491,11 @@ describe('atomicWriteFile: temp files', () => {
         expect(left.has(kept), kept).toBe(true);
       }
       expect(await readFile(file, 'utf8')).toBe('v2');
+
+      // Later writes in this process sweep at most once a minute: a new leftover waits for that.
+      await writeFile(join(dir, names.dead), 'partial');
+      await atomicWriteFile(file, 'v3');
+      expect((await readdir(dir)).includes(names.dead)).toBe(true);
     } finally {
       sleeper.kill();
     }

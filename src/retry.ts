@@ -5,7 +5,7 @@
  * @module
  */
 import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
-import { realClock, type Clock } from './shared/clock.js';
+import { realClock, startTimer, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
 import { linkedController, timeoutError, type LinkedController } from './shared/signals.js';
 import {
@@ -498,13 +498,12 @@ class Run<T> {
     const { deadlineMs } = config;
     let callSignal = config.signal;
     let link: LinkedController | undefined;
-    let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+    let cancelDeadline: (() => void) | undefined;
     if (deadlineMs !== undefined) {
       link = linkedController(callSignal);
       const controller = link.controller;
-      deadlineTimer = setTimeout(
-        () => controller.abort(deadlineError(deadlineMs, this.#lastError)),
-        Math.max(0, deadlineMs - this.#elapsed()),
+      cancelDeadline = startTimer(config.clock, Math.max(0, deadlineMs - this.#elapsed()), () =>
+        controller.abort(deadlineError(deadlineMs, this.#lastError)),
       );
       callSignal = link.signal;
     }
@@ -543,7 +542,7 @@ class Run<T> {
         this.#attempt++;
       }
     } finally {
-      clearTimeout(deadlineTimer);
+      cancelDeadline?.();
       link?.dispose();
     }
   }
@@ -569,19 +568,19 @@ class Run<T> {
     // The attempt gets its own controller only when it has its own time limit.
     const link = attemptTimeoutMs === undefined ? undefined : linkedController(callSignal);
     const signal = link?.signal ?? callSignal!;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelTimeout: (() => void) | undefined;
     let onAbort: (() => void) | undefined;
     try {
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => reject(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
       });
-      if (link !== undefined) {
+      if (link !== undefined && attemptTimeoutMs !== undefined) {
         const attempt = this.#attempt;
-        timer = setTimeout(() => {
+        cancelTimeout = startTimer(this.#config.clock, attemptTimeoutMs, () => {
           this.#lastVerdict = ATTEMPT_TIMED_OUT;
           link.controller.abort(timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`));
-        }, attemptTimeoutMs);
+        });
       }
       const result = callSafely(this.#fn, new Context(this.#attempt, signal));
       // A late rejection from an attempt we stopped waiting for must not become unhandled.
@@ -590,7 +589,7 @@ class Run<T> {
     } catch (error) {
       return { ok: false, error };
     } finally {
-      clearTimeout(timer);
+      cancelTimeout?.();
       signal.removeEventListener('abort', onAbort!);
       link?.dispose();
     }

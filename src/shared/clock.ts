@@ -50,3 +50,17 @@ export const realClock: Clock = Object.freeze({
     });
   },
 });
+
+const CANCELLED = Symbol('cancelled');
+
+/**
+ * Calls `fn` after `ms` on `clock` unless the returned cancel function is called first.
+ * Built on `clock.sleep`, so a fake clock drives it too.
+ */
+export function startTimer(clock: Clock, ms: number, fn: () => void): () => void {
+  const controller = new AbortController();
+  clock.sleep(ms, controller.signal).then(fn, noop);
+  return () => controller.abort(CANCELLED);
+}
+
+function noop(): void {}

@@ -353,10 +353,12 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
   const { target, existing } = await resolveTarget(file);
   report.target = target;
   if (existing?.isDirectory()) throw isDirectoryError(target);
+  // A device, FIFO or socket would be replaced by a regular file: never what was meant.
+  if (existing && !existing.isFile()) throw notRegularFileError(target, existing);
   const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
   let hash: string | undefined;
   if (config.skipIfUnchanged && existing && existing.size === bytes.length && (existing.mode & 0o7777) === mode) {
-    const reading = readFile(target, { signal });
+    const reading = readFile(target);
     hash = report.hash = sha256Hex(bytes); // while the read is under way
     if (Buffer.compare(await reading, bytes) === 0) return { written: false, hash };
   }
@@ -702,7 +704,7 @@ export interface ReadFileWithRetryOptions<Content extends string | Buffer = stri
   /**
    * Longest wait between reads. Reading a file is cheap and a rotation completes in
    * milliseconds, so the wait is kept short to pick the new file up quickly.
-   * @defaultValue 5000
+   * @defaultValue 5000, or `initialDelayMs` if that is longer
    */
   maxDelayMs?: number;
   /**
@@ -797,10 +799,11 @@ export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptio
       }
     },
     {
-      deadlineMs: 120_000,
-      maxAttempts: Infinity,
-      maxDelayMs: 5_000,
       ...retryOptions,
+      deadlineMs: retryOptions.deadlineMs ?? 120_000,
+      maxAttempts: retryOptions.maxAttempts ?? Infinity,
+      // Never below a longer initialDelayMs the caller chose (retry would reject the pair).
+      maxDelayMs: retryOptions.maxDelayMs ?? Math.max(5_000, positive(retryOptions.initialDelayMs)),
       classify: classifyAttempt,
     },
   );
@@ -852,6 +855,22 @@ function isDirectoryError(path: string): Error {
   });
 }
 
+function notRegularFileError(path: string, stats: Stats): Error {
+  const kind = stats.isFIFO()
+    ? 'a FIFO'
+    : stats.isSocket()
+      ? 'a socket'
+      : stats.isCharacterDevice()
+        ? 'a character device'
+        : stats.isBlockDevice()
+          ? 'a block device'
+          : 'not a regular file';
+  return Object.assign(new Error(`atomicWriteFile(): "${path}" is ${kind}; only regular files are replaced`), {
+    code: 'EINVAL',
+    path,
+  });
+}
+
 function modeOption(where: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number') throw new TypeError(`${where}: option "mode" must be an integer from 0 to 0o7777, got ${describe(value)}`);
@@ -866,6 +885,10 @@ function encodingOption(where: string, value: unknown): BufferEncoding {
   if (typeof value !== 'string') throw new TypeError(`${where}: option "encoding" must be a Buffer encoding such as 'utf8', got ${describe(value)}`);
   if (!Buffer.isEncoding(value)) throw new RangeError(`${where}: option "encoding" must be a Buffer encoding such as 'utf8', got ${describe(value)}`);
   return value;
+}
+
+function positive(value: unknown): number {
+  return typeof value === 'number' && value > 0 ? value : 0;
 }
 
 function errorCode(error: unknown): unknown {

@@ -3,14 +3,17 @@
  * input, abort, skipIfUnchanged, the per-path queue, stale temp files, the temp file's mode while
  * it exists, diagnostics, and a reader in a tight loop that must only ever see whole versions.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { atomicWriteFile, contentHash, type AtomicWriteEvent } from 'ridethrough/files';
@@ -241,6 +244,23 @@ describe('atomicWriteFile: symlinks, directories, bad input', () => {
     await expect(atomicWriteFile(`${join(dir, 'nothing-yet')}/`, 'x')).rejects.toMatchObject({ code: 'EISDIR' });
     expect(await readdir(join(dir, 'adir'))).toEqual(['inside']);
     expect((await readdir(dir)).sort()).toEqual(['adir']);
+  });
+
+  it('refuses to replace a FIFO or a socket, which a rename would turn into a regular file', async () => {
+    const fifo = join(dir, 'fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    await expect(atomicWriteFile(fifo, 'x')).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining('is a FIFO') });
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    const socketPath = join(dir, 'socket');
+    const server = createServer().listen(socketPath);
+    await once(server, 'listening');
+    try {
+      await expect(atomicWriteFile(socketPath, 'x')).rejects.toMatchObject({ message: expect.stringContaining('is a socket') });
+      expect((await lstat(socketPath)).isSocket()).toBe(true);
+    } finally {
+      server.close();
+    }
+    expect(await tempFiles()).toEqual([]);
   });
 
   it('throws synchronously, naming the argument or option, for bad input', () => {

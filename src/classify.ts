@@ -425,36 +425,6 @@ const statusReasons = new Map<string, Verdict>(
 // The caller re-reads the object and tries again with the fresh resourceVersion.
 statusReasons.set('Conflict', CONFLICT);
 
-/** The string value of the JSON key that ends just before `i` (`"key": "value"`), or undefined. */
-function jsonStringAfter(text: string, i: number): string | undefined {
-  i = skipColon(text, i);
-  if (i < 0 || text.charCodeAt(i) !== 0x22 /* " */) return undefined;
-  const end = text.indexOf('"', i + 1);
-  return end < 0 ? undefined : text.slice(i + 1, end);
-}
-
-/** The non-negative integer value of the JSON key that ends just before `i`, or undefined. */
-function jsonIntegerAfter(text: string, i: number): number | undefined {
-  i = skipColon(text, i);
-  if (i < 0) return undefined;
-  let value = 0;
-  let digits = 0;
-  for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i)) {
-    value = value * 10 + (c - 0x30);
-    digits++;
-  }
-  return digits === 0 ? undefined : value;
-}
-
-/** Index after `\s*:\s*` at `i`, or -1. */
-function skipColon(text: string, i: number): number {
-  while (isSpace(text.charCodeAt(i))) i++;
-  if (text.charCodeAt(i) !== 0x3a /* : */) return -1;
-  i++;
-  while (isSpace(text.charCodeAt(i))) i++;
-  return i;
-}
-
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
@@ -477,34 +447,72 @@ function fromStatusObject(status: Bag, carrier: Bag | undefined): Verdict | unde
   return carrier === undefined ? httpVerdict(status.code, undefined, seconds) : undefined;
 }
 
-/** Answer of {@link quickStatusText} when the text is not shaped as expected: parse it instead. */
-const UNSURE = Symbol('unsure');
+/**
+ * Known reasons by length, to find one in a body without cutting a string out of it (a slice and
+ * a Map lookup cost more than all the comparisons).
+ */
+const reasonsByLength: Array<Array<[string, Verdict]>> = [];
+for (const [name, v] of statusReasons) (reasonsByLength[name.length] ??= []).push([name, v]);
 
-const REASON_KEY = '"reason"';
-const DETAILS_KEY = '"details"';
-const RETRY_AFTER_SECONDS_KEY = '"retryAfterSeconds"';
+/** The verdict of the known reason spelled at text[start, end), if any. */
+function knownReasonAt(text: string, start: number, end: number): Verdict | undefined {
+  const candidates = reasonsByLength[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (const [name, v] of candidates) {
+    for (let i = 0; i < name.length; i++) if (text.charCodeAt(start + i) !== name.charCodeAt(i)) continue next;
+    return v;
+  }
+  return undefined;
+}
+
+/** Whether `text` has `part` at `at` (charCodeAt compares: cheaper than startsWith here). */
+function hasAt(text: string, part: string, at: number): boolean {
+  if (at < 0 || text.length - at < part.length) return false;
+  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The digits at `i` as a number (undefined if none). */
+function digitsAt(text: string, i: number): number | undefined {
+  let value = 0;
+  const start = i;
+  for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i)) value = value * 10 + (c - 0x30);
+  return i === start ? undefined : value;
+}
+
+/** Answer of {@link quickStatusText} when the text is not in the API server's own form: parse it. */
+const UNSURE = Symbol('unsure');
+const STATUS_PREFIX = '{"kind":"Status"';
+const REASON_KEY = 'reason":"';
+const THEN_DETAILS = ',"details":{';
+const THEN_CODE = ',"code":';
+const RETRY_AFTER_SECONDS_KEY = 'retryAfterSeconds":';
 
 /**
  * A Status as raw JSON text (client-node 1.x `ApiException.body`), read without JSON.parse, which
- * costs more than the whole budget of a classify call. The API server writes a Status in Go field
- * order (kind, apiVersion, metadata, status, message, reason, details, code), so the top-level
- * reason is the last `"reason"` key before `"details"` (the causes inside details have reasons
- * too, and one cause type is called InternalError). Both keys sit near the end, where a backward
- * search starts. Text that is not shaped that way is {@link UNSURE}.
+ * alone costs more than the whole budget of a classify call. This reads only the API server's own
+ * form: compact JSON in Go field order (kind, apiVersion, metadata, status, message, reason,
+ * details, code). There the first `"reason"` key is the top-level one: preceded by a comma, and
+ * followed by details, code or the end. A cause's reason (one cause type is called InternalError)
+ * is followed by its message or field instead. A string value cannot hide a key: its quotes are
+ * escaped. Text in any other form is {@link UNSURE}.
  */
 function quickStatusText(text: string, carrier: Bag): Verdict | undefined | typeof UNSURE {
-  if (!text.startsWith('{"kind":"Status"') && !text.includes('"Status"')) return undefined;
-  const detailsAt = text.lastIndexOf(DETAILS_KEY);
-  if (detailsAt >= 0 && text.charCodeAt(skipColon(text, detailsAt + DETAILS_KEY.length)) !== 0x7b /* { */) return UNSURE;
-  const reasonAt = text.lastIndexOf(REASON_KEY, detailsAt < 0 ? Infinity : detailsAt);
-  if (reasonAt < 0) return text.includes(REASON_KEY) ? UNSURE : undefined;
-  const reason = jsonStringAfter(text, reasonAt + REASON_KEY.length);
-  if (reason === undefined) return UNSURE;
-  const base = statusReasons.get(reason);
+  if (!hasAt(text, STATUS_PREFIX, 0)) return text.includes('"Status"') ? UNSURE : undefined;
+  const at = text.indexOf(REASON_KEY);
+  if (at < 0) return text.includes('"reason"') ? UNSURE : undefined;
+  if (!hasAt(text, ',"', at - 2)) return UNSURE;
+  const start = at + REASON_KEY.length;
+  const end = text.indexOf('"', start);
+  if (end < 0) return UNSURE;
+  const detailsFollow = hasAt(text, THEN_DETAILS, end + 1);
+  if (!detailsFollow && !hasAt(text, THEN_CODE, end + 1) && end + 2 !== text.length) return UNSURE;
+  const base = knownReasonAt(text, start, end);
   if (base === undefined) return undefined; // a reason we do not know: the http rule reads the code
-  if (base.kind === 'permanent' || detailsAt < 0) return statusVerdict(base, carrier, undefined);
-  const secondsAt = text.indexOf(RETRY_AFTER_SECONDS_KEY, detailsAt);
-  const seconds = secondsAt < 0 ? undefined : jsonIntegerAfter(text, secondsAt + RETRY_AFTER_SECONDS_KEY.length);
+  if (base.kind === 'permanent') return base;
+  // Go order puts details after the reason; without details here, make sure none came before.
+  const secondsAt = text.indexOf(RETRY_AFTER_SECONDS_KEY, detailsFollow ? end : 0);
+  const seconds = secondsAt < 0 ? undefined : digitsAt(text, secondsAt + RETRY_AFTER_SECONDS_KEY.length);
   return statusVerdict(base, carrier, secondsToMs(seconds));
 }
 
@@ -539,18 +547,21 @@ function kubernetesRule(error: unknown): Verdict | undefined {
  *
  * @example
  * ```ts
- * import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+ * import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
  * import { tmpdir } from 'node:os';
  * import { join } from 'node:path';
  * import { EmptyFileError, createClassifier, defaultRules, rules } from 'ridethrough';
  *
- * const path = join(mkdtempSync(join(tmpdir(), 'empty-')), 'tls.crt');
- * writeFileSync(path, '');
+ * const dir = mkdtempSync(join(tmpdir(), 'empty-'));
+ * const path = join(dir, 'tls.crt');
+ * writeFileSync(path, ''); // caught mid-rotation
  * const classify = createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
  * try {
  *   if (readFileSync(path, 'utf8') === '') throw new EmptyFileError(path);
  * } catch (error) {
  *   console.log(classify(error)); // { kind: 'transient', reason: 'empty file' }
+ * } finally {
+ *   rmSync(dir, { recursive: true });
  * }
  * ```
  */

@@ -517,6 +517,23 @@ describe('rules.kubernetes', () => {
     expect(classify(apiException(429, reasonAfterDetails))).toEqual({ kind: 'transient', reason: 'Kubernetes TooManyRequests', retryAfterMs: 3000 });
   });
 
+  it('is not fooled by cause reasons in a Status that starts like the API server form but is not in Go order', () => {
+    const causeFirst = '{"kind":"Status","details":{"causes":[{"reason":"InternalError","message":"x"}]},"reason":"Invalid","code":422}';
+    expect(classify(apiException(422, causeFirst))).toEqual({ kind: 'permanent', reason: 'Kubernetes Invalid' });
+    const causeReasonLast = '{"kind":"Status","details":{"causes":[{"message":"x","reason":"InternalError"}]},"reason":"Invalid"}';
+    expect(classify(apiException(422, causeReasonLast))).toEqual({ kind: 'permanent', reason: 'Kubernetes Invalid' });
+    // Go order, top-level reason omitted, a cause of type InternalError: the HTTP status decides.
+    const noTopReason = JSON.stringify({
+      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'm',
+      details: { causes: [{ reason: 'InternalError', message: 'x' }] }, code: 422,
+    });
+    expect(classify(apiException(422, noTopReason))).toEqual({ kind: 'permanent', reason: 'HTTP 422' });
+    // A message that talks about reasons cannot hide a key: its quotes are escaped.
+    const chatty = statusText('Conflict', 409).replace('refused: Conflict', 'the \\"reason\\":\\"InternalError\\" was {odd}');
+    expect(JSON.parse(chatty).message).toContain('"reason":"InternalError"');
+    expect(classify(apiException(409, chatty))).toEqual({ kind: 'transient', reason: 'conflict' });
+  });
+
   it('leaves an unknown reason to the HTTP status', () => {
     expect(classify(apiException(500, statusText('StoreReadError', 500)))).toEqual({ kind: 'transient', reason: 'HTTP 500' });
     expect(classify(apiException(500, JSON.stringify({ kind: 'Status', code: 500 })))).toEqual({ kind: 'transient', reason: 'HTTP 500' });

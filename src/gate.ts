@@ -210,7 +210,7 @@ export interface ReadinessGate<S> {
  * failing check as `subject: check: detail`. `cause` is the first error a failing check threw.
  */
 export class NotReadyError<S = unknown> extends Error {
-  override readonly name = 'NotReadyError';
+  override readonly name = 'NotReadyError' as const;
   /** The last evaluation, one report per subject. */
   readonly reports: readonly Report<S>[];
 
@@ -461,7 +461,8 @@ function evaluateSubject<S>(
   }
   const clock = core.clock;
   let evaluation: Evaluation<S> | undefined;
-  let t = clock.now();
+  const startedAt = clock.now();
+  let t = startedAt;
   for (let i = 0; i < entries.length; i++) {
     const { name, check } = entries[i]!;
     const context = new LazyCheckContext();
@@ -471,9 +472,9 @@ function evaluateSubject<S>(
     try {
       outcome = check(subject, context);
       if (isThenable(outcome)) {
-        evaluation ??= new Evaluation(core, entries, subject, key, results, signal, rejectSignal, honorDrain);
+        evaluation ??= new Evaluation(core, entries, subject, key, results, signal, rejectSignal, honorDrain, startedAt);
         evaluation.track(i, context, outcome, start);
-        t = clock.now();
+        // No clock read here: the next check's start is this one's, a call's worth earlier.
         continue;
       }
     } catch (error) {
@@ -522,13 +523,15 @@ class Evaluation<S> {
   readonly #rejectSignal: AbortSignal | undefined;
   readonly #honorDrain: boolean;
   readonly #startedAt: number;
-  /** Contexts of the checks still running, by index. */
-  readonly #pending = new Map<number, { context: LazyCheckContext; start: number }>();
+  /** By check index: the context of a check still running (undefined once it answered), and when it was called. */
+  readonly #running: (LazyCheckContext | undefined)[];
+  readonly #starts: number[];
+  #remaining = 0;
   #timer: AbortController | undefined;
+  #onAbort: (() => void) | undefined;
   #done = false;
   #resolve!: (report: Report<S>) => void;
   #reject!: (reason: unknown) => void;
-  readonly #onAbort = (): void => this.#aborted();
 
   constructor(
     core: Core<S>,
@@ -539,6 +542,7 @@ class Evaluation<S> {
     signal: AbortSignal | undefined,
     rejectSignal: AbortSignal | undefined,
     honorDrain: boolean,
+    startedAt: number,
   ) {
     this.#core = core;
     this.#entries = entries;
@@ -548,11 +552,15 @@ class Evaluation<S> {
     this.#signal = signal;
     this.#rejectSignal = rejectSignal;
     this.#honorDrain = honorDrain;
-    this.#startedAt = core.clock.now();
+    this.#startedAt = startedAt;
+    this.#running = new Array<LazyCheckContext | undefined>(entries.length);
+    this.#starts = new Array<number>(entries.length);
   }
 
   track(index: number, context: LazyCheckContext, outcome: PromiseLike<unknown>, start: number): void {
-    this.#pending.set(index, { context, start });
+    this.#running[index] = context;
+    this.#starts[index] = start;
+    this.#remaining++;
     // Promise.resolve adopts foreign thenables; both handlers are attached, so a check that
     // rejects after its timeout never becomes an unhandled rejection.
     Promise.resolve(outcome).then(
@@ -567,7 +575,10 @@ class Evaluation<S> {
       this.#reject = reject;
     });
     this.#core.inFlight.add(this);
-    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#signal !== undefined) {
+      this.#onAbort = () => this.#aborted();
+      this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
     // A check may have aborted the signal or drained the gate while the checks were being called.
     if (this.#signal?.aborted) this.#aborted();
     else if (this.#honorDrain && this.#core.drained) this.drain();
@@ -585,20 +596,21 @@ class Evaluation<S> {
   }
 
   #settle(index: number, value: unknown, threw: boolean): void {
-    const pending = this.#pending.get(index);
-    if (this.#done || pending === undefined) return;
-    this.#pending.delete(index);
+    if (this.#done || this.#running[index] === undefined) return;
+    this.#running[index] = undefined;
     const { name } = this.#entries[index]!;
-    const durationMs = this.#core.clock.now() - pending.start;
+    const durationMs = this.#core.clock.now() - this.#starts[index]!;
     this.#results[index] = threw ? thrownResult(this.#core, name, value, durationMs) : outcomeResult(name, value, durationMs);
-    if (this.#pending.size === 0) this.#finish();
+    if (--this.#remaining === 0) this.#finish();
   }
 
   #timedOut(): void {
     if (this.#done) return;
     const { timeoutMs } = this.#core;
     const now = this.#core.clock.now();
-    for (const [index, { context, start }] of this.#pending) {
+    for (let index = 0; index < this.#running.length; index++) {
+      const context = this.#running[index];
+      if (context === undefined) continue;
       const { name } = this.#entries[index]!;
       const error = timeoutError(`check "${name}" timed out after ${timeoutMs} ms`);
       context.abort(error);
@@ -606,7 +618,7 @@ class Evaluation<S> {
         name,
         ok: false,
         detail: `timed out after ${timeoutMs} ms`,
-        durationMs: now - start,
+        durationMs: now - this.#starts[index]!,
         error,
         verdict: TIMED_OUT,
       };
@@ -635,9 +647,11 @@ class Evaluation<S> {
 
   #abortPending(reason: unknown): void {
     const now = this.#core.clock.now();
-    for (const [index, { context, start }] of this.#pending) {
+    for (let index = 0; index < this.#running.length; index++) {
+      const context = this.#running[index];
+      if (context === undefined) continue;
       context.abort(reason);
-      this.#results[index] = abortedResult(this.#entries[index]!.name, reason, now - start);
+      this.#results[index] = abortedResult(this.#entries[index]!.name, reason, now - this.#starts[index]!);
     }
   }
 
@@ -648,9 +662,9 @@ class Evaluation<S> {
 
   #cleanUp(): void {
     this.#done = true;
-    this.#pending.clear();
+    this.#running.fill(undefined);
     this.#timer?.abort(FINISHED);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort);
     this.#core.inFlight.delete(this);
   }
 }

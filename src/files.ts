@@ -358,9 +358,9 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
   const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
   let hash: string | undefined;
   if (config.skipIfUnchanged && existing && existing.size === bytes.length && (existing.mode & 0o7777) === mode) {
-    const reading = readFile(target);
+    const comparing = sameBytesOnDisk(target, bytes);
     hash = report.hash = sha256Hex(bytes); // while the read is under way
-    if (Buffer.compare(await reading, bytes) === 0) return { written: false, hash };
+    if (await comparing) return { written: false, hash };
   }
   signal?.throwIfAborted();
 
@@ -418,6 +418,20 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
     if (created !== undefined) await syncCreatedDirectories(created, directory);
   }
   return { written: true, hash };
+}
+
+/** Whether `target` holds exactly `bytes`: one read of one byte more than expected tells. */
+async function sameBytesOnDisk(target: string, bytes: Uint8Array): Promise<boolean> {
+  const handle = await open(target, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(bytes.length + 1);
+    // A regular file reads short only at its end, so one read sees all of it, or that it grew.
+    // (Past 2 GiB, Linux caps a read: such a file is just rewritten.)
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return bytesRead === bytes.length && buffer.subarray(0, bytesRead).equals(bytes);
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

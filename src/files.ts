@@ -159,8 +159,9 @@ export interface AtomicWriteOptions {
   mode?: number;
   /**
    * Fsync the data before the rename and the directory after it, so the new content survives a
-   * power cut once the promise resolves. `false` skips both (a crash may then leave the old
-   * content, or on some file systems an empty file) for scratch files where speed matters more.
+   * power cut once the promise resolves. `false` skips both, for scratch files where speed
+   * matters more: the write stays atomic for readers and for a crash of the process, but after a
+   * power cut the file may hold the old content or, on some file systems, nothing.
    * @defaultValue true
    */
   durable?: boolean;
@@ -236,7 +237,7 @@ export interface AtomicWriteEvent {
  *
  * - Temporary files are named `.<name>.<host tag>-<pid>-<random>.ridethrough-tmp`. Ones left by
  *   a writer that was killed are removed by a later write to the same file: the first one in
- *   each process, then at most one a minute (listing a large directory is not free). One whose
+ *   each process, then at most once a minute (listing a large directory is not free). One whose
  *   process is still alive is never touched.
  * - Calls for the same path within a process run one after the other in call order; the last
  *   one wins. Writes from several processes are each atomic.
@@ -249,6 +250,8 @@ export interface AtomicWriteEvent {
  * - A file bind-mounted on its own (a Kubernetes `subPath` mount) cannot be replaced by rename:
  *   the call rejects with an `EBUSY` error that says so (the original error is its `cause`), marked
  *   `permanent()` so that `retry` does not retry it.
+ * - A directory as target rejects with `EISDIR`, a FIFO, socket or device with `EINVAL`; a missing
+ *   parent directory with `ENOENT` naming it, unless `mkdir: true`. Nothing is touched.
  * - Do not modify a `Uint8Array` passed as `data` until the call settles.
  *
  * @param path - The file to replace or create (a string or a `file:` URL).

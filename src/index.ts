@@ -1,11 +1,19 @@
 /**
- * ridethrough: ride through transient infrastructure faults.
+ * ridethrough: ride through transient infrastructure faults instead of crash-looping.
  *
- * Every primitive is also its own subpath export (`ridethrough/retry`, ...).
+ * Five small primitives, each also its own subpath export:
+ * - `ridethrough/classify`: is this error worth retrying? ({@link classify})
+ * - `ridethrough/retry`: backoff retry inside a deadline ({@link retry})
+ * - `ridethrough/files`: atomic writes and rotation-tolerant reads ({@link atomicWriteFile}, {@link readFileWithRetry})
+ * - `ridethrough/watch`: a file watcher with a timer fallback ({@link watchWithFallback}, {@link liveConfig})
+ * - `ridethrough/gate`: readiness gates and waits ({@link readinessGate}, {@link waitFor})
  *
  * @packageDocumentation
  */
 export * from './classify.js';
 export * from './retry.js';
+export * from './files.js';
+export * from './watch.js';
+export * from './gate.js';
 export { realClock, type Clock } from './shared/clock.js';
 export { diagnosticsChannels } from './shared/diagnostics.js';

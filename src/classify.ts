@@ -154,12 +154,15 @@ function parseSeconds(text: string): number | undefined {
   while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
   if (start === end) return undefined;
   let dot = false;
+  let whole = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x2e /* . */ && !dot && i > start && i < end - 1) dot = true;
     else if (c < 0x30 || c > 0x39) return undefined;
+    else if (!dot) whole = whole * 10 + (c - 0x30);
   }
-  return Number(start === 0 && end === text.length ? text : text.slice(start, end));
+  // Whole seconds, the usual form, need no string-to-number conversion.
+  return dot ? Number(text.slice(start, end)) : whole;
 }
 
 /** Retry-After from a plain header object (either spelling) or anything with `get()` (`Headers`). */

@@ -445,7 +445,7 @@ describe('rules.http', () => {
   });
 
   it('ignores a Retry-After it cannot read, and Retry-After on permanent statuses', () => {
-    for (const value of ['', 'soon', '-5', '1e400', 'NaN', null, {}, -1, Number.NaN, Infinity]) {
+    for (const value of ['', 'soon', '-5', '1e400', '9'.repeat(400), 'NaN', null, {}, -1, Number.NaN, Infinity]) {
       const v = classify(withProps({ status: 503, headers: { 'retry-after': value } }));
       expect(v, String(value)).toEqual({ kind: 'transient', reason: 'HTTP 503' });
     }

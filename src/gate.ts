@@ -193,21 +193,83 @@ export interface ReadinessGate<S> {
    * `[-]name failed: detail` lines and a final `readyz check passed|failed` line (a failure is
    * always verbose); `?exclude=name` (repeatable) skips a check, with a `warn:` line for a name
    * that matches nothing; `<path>/<name>` answers for one check (404 for an unknown name).
+   * Only GET and HEAD are answered (405 otherwise). A client that hangs up aborts the checks.
+   *
+   * @example
+   * ```ts
+   * import { createServer } from 'node:http';
+   * import { once } from 'node:events';
+   * import { readinessGate } from 'ridethrough';
+   *
+   * let informersSynced = false;
+   * const gate = readinessGate({
+   *   checks: { informers: () => informersSynced || 'caches not synced yet' },
+   * });
+   * const server = createServer(gate.handler()).listen(0, '127.0.0.1');
+   * await once(server, 'listening');
+   * const { port } = server.address() as { port: number };
+   * const probe = async (path: string) => {
+   *   const response = await fetch(`http://127.0.0.1:${port}${path}`);
+   *   return `${response.status} ${await response.text()}`;
+   * };
+   * console.log(await probe('/readyz')); // 503 [-]informers failed: caches not synced yet ...
+   * informersSynced = true;
+   * console.log(await probe('/readyz')); // 200 ok
+   * console.log(await probe('/readyz?verbose')); // 200 [+]informers ok [+]shutdown ok readyz check passed
+   * gate.drain(); // on SIGTERM: out of the Service's endpoints before the server stops
+   * console.log(await probe('/readyz')); // 503 [-]shutdown failed: process is shutting down ...
+   * server.close();
+   * ```
    */
   readonly handler: undefined extends S ? (options?: HandlerOptions) => ProbeHandler : never;
   /**
    * From now on the gate is not ready: every evaluation, the probe and every wait report a failing
    * `shutdown` pseudo-check (`process is shutting down`) at once, without running the checks, and
    * checks in flight are aborted. Call it on SIGTERM, before the server stops serving, so
-   * Kubernetes takes the pod out of its endpoints first. It cannot be undone.
+   * Kubernetes takes the pod out of its endpoints first. It cannot be undone. The probe still
+   * answers for single checks (`/readyz/<name>`), as kube-apiserver does; `?exclude=shutdown`
+   * sees past the drain.
+   *
+   * @example
+   * ```ts
+   * import { readinessGate } from 'ridethrough';
+   *
+   * const gate = readinessGate({ checks: { ping: () => true } });
+   * const onSigterm = () => {
+   *   gate.drain();
+   *   // ...keep serving for a few seconds while the endpoints update, then close the server.
+   * };
+   * process.once('SIGTERM', onSigterm);
+   * onSigterm(); // as if the kubelet had sent it
+   * process.off('SIGTERM', onSigterm);
+   * const report = await gate.evaluate(undefined);
+   * console.log(report.ready, report.results[0]?.detail); // false process is shutting down
+   * ```
    */
   drain(): void;
 }
 
 /**
  * The gate was not ready in time: the deadline passed, the attempts ran out, a check failed
- * permanently or the gate drained. `reports` holds the last evaluation; the message lists each
- * failing check as `subject: check: detail`. `cause` is the first error a failing check threw.
+ * permanently or the gate drained. `reports` holds the last complete evaluation (one report per
+ * subject); the message lists each failing check as `subject: check: detail` (at most 20 lines).
+ * `cause` is the error a failing check threw, a permanent one first, if any did.
+ *
+ * @example
+ * ```ts
+ * import { NotReadyError, readinessGate } from 'ridethrough';
+ *
+ * const gate = readinessGate({ checks: { tunnel: (gw: string) => gw !== 'gw-2' || 'status is DOWN' } });
+ * try {
+ *   await gate.waitUntilReady(['gw-1', 'gw-2'], { deadlineMs: 200, initialDelayMs: 20 });
+ * } catch (error) {
+ *   if (!(error instanceof NotReadyError)) throw error;
+ *   console.log(error.message);
+ *   // not ready after 1xx ms and N attempts (no wait past the deadline is started):
+ *   //   gw-2: tunnel: status is DOWN
+ *   console.log(error.reports.filter((r) => !r.ready).map((r) => r.key)); // [ 'gw-2' ]
+ * }
+ * ```
  */
 export class NotReadyError<S = unknown> extends Error {
   override readonly name = 'NotReadyError' as const;
@@ -240,7 +302,7 @@ const TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'timed out
 const ABORTED: Verdict = Object.freeze({ kind: 'transient', reason: 'aborted' });
 const INVALID_OUTCOME: Verdict = Object.freeze({ kind: 'permanent', reason: 'invalid check outcome' });
 const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
-const PROGRESS_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'onProgress threw' });
+const CALLBACK_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'a callback threw' });
 const DRAINED: Verdict = Object.freeze({ kind: 'permanent', reason: 'gate drained' });
 const NOT_YET: Verdict = Object.freeze({ kind: 'transient', reason: NOT_READY });
 const SHUTDOWN_RESULT: CheckResult = Object.freeze({ name: SHUTDOWN, ok: false, detail: SHUTTING_DOWN, durationMs: 0 });
@@ -756,6 +818,9 @@ function waitUntilReady<S>(
   rejectGateOptions(WAIT, o as { classify?: unknown; clock?: unknown });
   const { key, onProgress: progress, ...retryOptions } = o;
   const keys = subjectKeys(WAIT, subjects, functionOption<(subject: S) => string>(WAIT, 'key', key) ?? core.key);
+  // The list is read at every evaluation: a caller changing the array meanwhile must not change it.
+  const list = subjects.slice();
+  const callbacks = new CallbackErrors(WAIT, o);
   const onProgress = functionOption<(event: ProgressEvent<S>) => void>(WAIT, 'onProgress', progress);
   const userSignal = signalOption(WAIT, o.signal);
   const startedAt = core.clock.now();
@@ -765,11 +830,10 @@ function waitUntilReady<S>(
   let inFlight: Promise<ReportSet<S>> | undefined;
   let lastThrown: NotReadyError<S> | undefined;
   let lastVerdict: Verdict = NOT_YET;
-  let progressError: { error: unknown } | undefined;
 
   const attempt = async ({ attempt: n, signal }: AttemptContext): Promise<Report<S>[]> => {
     attempts = n;
-    inFlight = evaluateMany(core, subjects, keys, signal, userSignal);
+    inFlight = evaluateMany(core, list, keys, signal, userSignal);
     const set = await inFlight;
     // An evaluation cut short (by the deadline, attemptTimeoutMs or drain()) is no news about the
     // checks it aborted: the last complete one says more. Retry has moved on already.
@@ -782,12 +846,7 @@ function waitUntilReady<S>(
         reports: set.reports,
         elapsedMs: core.clock.now() - startedAt,
       };
-      try {
-        onProgress(event);
-      } catch (error) {
-        progressError = { error };
-        throw error;
-      }
+      callbacks.call(onProgress, event);
     }
     if (set.ready) return set.reports as Report<S>[];
     lastVerdict = waitVerdict(core, set);
@@ -804,11 +863,12 @@ function waitUntilReady<S>(
     settled = retryNamed(WAIT, attempt, {
       ...retryOptions,
       ...waitDefaults(o),
+      ...callbacks.wrapped,
       signal: wait.signal,
       clock: core.clock,
       // Only what this wait throws is judged here: a NotReadyError from the last evaluation (its
       // verdict decided above), or the exception of onProgress, which ends the wait.
-      classify: (error) => (error === lastThrown ? lastVerdict : PROGRESS_THREW),
+      classify: (error) => (error === lastThrown ? lastVerdict : CALLBACK_THREW),
     });
   } catch (error) {
     wait.dispose();
@@ -826,7 +886,7 @@ function waitUntilReady<S>(
     },
     async (error: unknown) => {
       release();
-      if (userSignal?.aborted || (progressError !== undefined && error === progressError.error)) throw error;
+      if (userSignal?.aborted || callbacks.threw(error)) throw error;
       // Report the last complete evaluation; when none completed (a check hung until the
       // deadline), the one that was cut short, whose aborted checks say they were still running.
       const interrupted = inFlight === undefined ? undefined : await inFlight.catch(() => undefined);
@@ -843,6 +903,37 @@ function waitUntilReady<S>(
       );
     },
   );
+}
+
+/**
+ * The caller's onRetry/onRecovered (and onProgress), wrapped to remember what they throw: such an
+ * exception ends the wait and must reach the caller as it is, not as a NotReadyError.
+ */
+class CallbackErrors {
+  readonly #thrown = new Set<unknown>();
+  readonly wrapped: Pick<RetryOptions, 'onRetry' | 'onRecovered'>;
+
+  constructor(where: string, o: Pick<RetryOptions, 'onRetry' | 'onRecovered'>) {
+    const onRetry = functionOption<NonNullable<RetryOptions['onRetry']>>(where, 'onRetry', o.onRetry);
+    const onRecovered = functionOption<NonNullable<RetryOptions['onRecovered']>>(where, 'onRecovered', o.onRecovered);
+    this.wrapped = {
+      ...(onRetry && { onRetry: (event) => this.call(onRetry, event) }),
+      ...(onRecovered && { onRecovered: (event) => this.call(onRecovered, event) }),
+    };
+  }
+
+  call<E>(callback: (event: E) => void, event: E): void {
+    try {
+      callback(event);
+    } catch (error) {
+      this.#thrown.add(error);
+      throw error;
+    }
+  }
+
+  threw(error: unknown): boolean {
+    return this.#thrown.has(error);
+  }
 }
 
 /** `retry()`, with its option errors naming the function the user called. */
@@ -1002,6 +1093,7 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
   requiredFunction(where, 'condition', condition);
   const o = optionsObject(where, options);
   const { name: nameOption, classify: classifyOption, ...retryOptions } = o;
+  const callbacks = new CallbackErrors(where, o);
   if (nameOption !== undefined && typeof nameOption !== 'string') {
     throw new TypeError(`${where}: option "name" must be a string, got ${describe(nameOption)}`);
   }
@@ -1058,14 +1150,15 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
   return retryNamed(where, attempt, {
     ...retryOptions,
     ...waitDefaults(o),
+    ...callbacks.wrapped,
     clock,
     classify: (error) => {
       if (error === notYet) return NOT_YET;
       if (lastThrown !== undefined && error === lastThrown.error) return lastThrown.verdict;
-      return CLASSIFIER_THREW;
+      return CALLBACK_THREW;
     },
   }).catch((error: unknown) => {
-    if (userSignal?.aborted) throw error;
+    if (userSignal?.aborted || callbacks.threw(error)) throw error;
     if (lastThrown !== undefined && error === lastThrown.error && lastThrown.verdict.kind === 'permanent') throw error;
     const elapsedMs = Math.round(clock.now() - startedAt);
     if (running) {

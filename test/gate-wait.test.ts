@@ -272,6 +272,49 @@ describe('waitUntilReady', () => {
     expect(calls).toBe(1);
   });
 
+  it('ends with the exception onRetry or onRecovered throws, as it is', async () => {
+    const gate = readinessGate({ checks: { second: () => attempts++ > 0 } });
+    let attempts = 0;
+    const retryBug = new Error('onRetry bug');
+    await expect(
+      gate.waitUntilReady([1], {
+        ...fast,
+        onRetry: () => {
+          throw retryBug;
+        },
+      }),
+    ).rejects.toBe(retryBug);
+    attempts = 0;
+    const recoveredBug = new Error('onRecovered bug');
+    await expect(
+      gate.waitUntilReady([1], {
+        ...fast,
+        onRecovered: () => {
+          throw recoveredBug;
+        },
+      }),
+    ).rejects.toBe(recoveredBug);
+    const bug = new Error('waitFor onRetry bug');
+    await expect(
+      waitFor(() => undefined, {
+        ...fast,
+        onRetry: () => {
+          throw bug;
+        },
+      }),
+    ).rejects.toBe(bug);
+  });
+
+  it('evaluates the subjects given at the call, even if the array changes later', async () => {
+    const seen: number[] = [];
+    const subjects = [1, 2];
+    const gate = readinessGate({ checks: { log: (n: number) => (seen.push(n), seen.length > 4) } });
+    const waiting = gate.waitUntilReady(subjects, { ...fast, deadlineMs: 10_000 });
+    subjects.push(3);
+    await waiting;
+    expect(seen).toEqual([1, 2, 1, 2, 1, 2]);
+  });
+
   it('stops after maxAttempts evaluations', async () => {
     let evaluations = 0;
     const gate = readinessGate({ checks: { never: () => (evaluations++, false) } });

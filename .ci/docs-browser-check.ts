@@ -31,8 +31,9 @@ const server = createServer((req, res) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const profile = mkdtempSync(join(tmpdir(), 'ridethrough-chromium-'));
-const browser = await chromium.launch({
+const browser = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
+  headless: true,
   args: [
     '--headless',
     '--no-sandbox',
@@ -42,7 +43,6 @@ const browser = await chromium.launch({
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
-    `--user-data-dir=${profile}`,
   ],
 });
 const failures: string[] = [];
@@ -50,9 +50,13 @@ try {
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+    if (message.type() === 'error' && !message.location().url.endsWith('/favicon.ico')) errors.push(message.text());
   });
   page.on('pageerror', (error) => errors.push(error.message));
+  page.on('response', (response) => {
+    // Browsers ask for /favicon.ico on their own; the site does not reference one.
+    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) errors.push(`${response.status()} ${response.url()}`);
+  });
   const pages = ['/', '/modules/classify.html', '/modules/retry.html', '/modules/files.html', '/modules/watch.html', '/modules/gate.html'];
   for (const path of pages) {
     errors.length = 0;

@@ -94,11 +94,16 @@ export interface RecoveredEvent {
   readonly lastError: unknown;
 }
 
-/** Why {@link retry} stopped without a result. */
+/**
+ * Why {@link retry} stopped without a result: a `'permanent'` verdict, `maxAttempts` spent
+ * (`'attempts'`), the next wait would end past `deadlineMs` or the deadline passed mid-attempt
+ * (`'deadline'`), the shared budget was spent (`'budget'`), or the caller's signal aborted (`'aborted'`).
+ */
 export type GiveUpReason = 'permanent' | 'attempts' | 'deadline' | 'budget' | 'aborted';
 
 /** Published on `ridethrough:retry:give-up` when {@link retry} rejects. */
 export interface GiveUpEvent {
+  /** Why it stopped. */
   readonly reason: GiveUpReason;
   /** Calls made in all. */
   readonly attempts: number;
@@ -106,6 +111,7 @@ export interface GiveUpEvent {
   readonly error: unknown;
   /** The verdict on the last error, when one was classified. */
   readonly verdict: Verdict | undefined;
+  /** Milliseconds since `retry()` was called. */
   readonly elapsedMs: number;
 }
 

@@ -25,7 +25,7 @@ import { contentHash, readFileWithRetry } from './files.js';
 import { backoffDelays, type BackoffOptions } from './retry.js';
 import { realClock, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { abortError } from './shared/signals.js';
+import { abortError, linkedController } from './shared/signals.js';
 import {
   booleanOption,
   describe,
@@ -431,7 +431,9 @@ class WatchLoop {
 
   async #runOnce(reason: WakeReason, paths: readonly string[]): Promise<boolean> {
     if (wakeChannel.hasSubscribers) wakeChannel.publish({ reason, paths });
-    const signal = this.#lifetime.signal;
+    // A signal per run, so that listeners a task forgets to remove die with the run.
+    const run = linkedController(this.#lifetime.signal);
+    const signal = run.signal;
     try {
       await this.#s.task({ reason, paths, signal });
       return true;
@@ -439,6 +441,8 @@ class WatchLoop {
       // The run was cut short by close(): that is not a failure to tell anyone about.
       if (!(signal.aborted && error === signal.reason)) this.#report(error, 'wake', paths);
       return false;
+    } finally {
+      run.dispose();
     }
   }
 

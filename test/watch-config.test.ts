@@ -3,7 +3,7 @@
  * writes, rejected versions, and nothing left behind.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diagnosticsChannels, EmptyFileError, permanent } from 'ridethrough';
@@ -38,6 +38,18 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A new version, written atomically (temp file + rename). A plain writeFile truncates first, and
+ * a read between the truncation and the write sees an empty version, rightly rejected: that is
+ * tested on its own below; here each version must arrive whole.
+ */
+let versions = 0;
+async function replace(path: string, text: string): Promise<void> {
+  const temp = `${path}.${++versions}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
+}
 
 function parseSettings(text: string): Settings {
   const value = JSON.parse(text) as Settings;
@@ -92,7 +104,8 @@ describe('liveConfig', () => {
     const { hash } = await atomicWriteFile(path, '{"logLevel":"warn"}');
     await waitFor(() => changes.length === 1, 'onChange');
     expect(config.hash).toBe(hash);
-    // The same bytes again, written twice (events, but no new content).
+    // The same bytes again, written in place twice: events, but no new content (a read caught
+    // between truncation and write sees an empty version, which is rejected, not applied).
     await writeFile(path, '{"logLevel":"warn"}');
     await writeFile(path, '{"logLevel":"warn"}');
     await sleep(150);
@@ -109,7 +122,7 @@ describe('liveConfig', () => {
     const { config, changes, errors } = await follow(path);
     const goodHash = config.hash;
 
-    await writeFile(path, '{"logLevel": oops');
+    await replace(path, '{"logLevel": oops');
     await waitFor(() => errors.length === 1, 'the rejection');
     expect(errors[0]!.error).toBeInstanceOf(SyntaxError);
     expect(errors[0]!.context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel": oops') });
@@ -118,11 +131,11 @@ describe('liveConfig', () => {
     expect(config.hash).toBe(goodHash);
 
     // Valid JSON that the parser refuses is a rejected version too.
-    await writeFile(path, '{"logLevel": 3}');
+    await replace(path, '{"logLevel": 3}');
     await waitFor(() => errors.length === 2, 'the second rejection');
     expect(errors[1]!.error).toBeInstanceOf(TypeError);
 
-    await writeFile(path, '{"logLevel":"debug"}');
+    await replace(path, '{"logLevel":"debug"}');
     await waitFor(() => changes.length === 1, 'the next good version');
     expect(changes[0]!.info.previousHash).toBe(goodHash);
     expect(config.current).toEqual({ logLevel: 'debug' });
@@ -157,7 +170,7 @@ describe('liveConfig', () => {
       onError: (error, { source }) => void errors.push([error, source]),
     });
     cleanups.push(() => config.close());
-    await writeFile(path, '{"logLevel":"warn"}');
+    await replace(path, '{"logLevel":"warn"}');
     await waitFor(() => errors.length === 1, 'the onChange failure');
     expect(errors).toEqual([[failure, 'onChange']]);
     expect(config.current).toEqual({ logLevel: 'warn' });

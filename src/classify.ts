@@ -915,9 +915,22 @@ export function createClassifier(options?: ClassifierOptions): Classifier {
     enumOption(where, 'fallback', opts.fallback, ['transient', 'permanent'], 'permanent') === 'transient'
       ? UNRECOGNISED_TRANSIENT
       : UNRECOGNISED_PERMANENT;
-  const sameAsDefault = list.length === defaultRules.length && list.every((rule, i) => rule === defaultRules[i]);
-  const level: Level = sameAsDefault ? defaultLevel : (value) => applyRules(list, value);
+  const level = levelFor(list);
   return (error: unknown): Verdict => walk(level, error, 0, undefined) ?? fallback;
+}
+
+/**
+ * How one value is judged by `list`. A list that ends with the default rules, in order (the usual
+ * `[rules.rotatingFile, ...defaultRules]` or `[myRule, ...defaultRules]`), hands that part to the
+ * fused {@link defaultLevel}: the same answers, faster.
+ */
+function levelFor(list: readonly Rule[]): Level {
+  const prefixLength = list.length - defaultRules.length;
+  const endsWithDefaults = prefixLength >= 0 && defaultRules.every((rule, i) => list[prefixLength + i] === rule);
+  if (!endsWithDefaults) return (value) => applyRules(list, value);
+  if (prefixLength === 0) return defaultLevel;
+  const prefix = list.slice(0, prefixLength);
+  return (value) => applyRules(prefix, value) ?? defaultLevel(value);
 }
 
 function rulesOption(where: string, value: unknown): readonly Rule[] {

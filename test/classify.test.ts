@@ -804,6 +804,17 @@ describe('classify never throws and never hangs', () => {
     );
   });
 
+  it('property: a list ending with defaultRules (fast path) agrees with the same list on the generic loop', () => {
+    const rotatingGeneric = createClassifier({ rules: [rules.rotatingFile, ...defaultRules, () => undefined] });
+    const rotatingCodes = fc.constantFrom('ENOENT', 'ERR_EMPTY_FILE', 'ERR_OSSL_UNSUPPORTED', 'ECONNRESET', 'EACCES');
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), fc.record({ code: rotatingCodes, name: fc.constantFrom('Error', 'SyntaxError'), message: fc.constantFrom('JSON', 'x') })), (value) => {
+        expect(withRotatingFile(value)).toEqual(rotatingGeneric(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('property: the fused path agrees with the generic loop on objects built from the fields the rules read', () => {
     const field = fc.oneof(
       fc.constantFrom('ECONNRESET', 'EPROTO', 'ABORT_ERR', 'AbortError', 'TimeoutError', 'Status', 'Conflict', 'tlsv1 alert internal error', 'ENOENT'),

@@ -246,8 +246,16 @@ describe('readFileWithRetry: budget and cancellation', () => {
     const before = process.getActiveResourcesInfo();
     const controller = new AbortController();
     const reason = new Error('shutting down');
-    const reading = readFileWithRetry(join(dir, 'never'), { initialDelayMs: 10_000, maxDelayMs: 10_000, jitter: 'none', signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the first read failed; now it waits 10 s
+    let waiting!: () => void;
+    const waitStarted = new Promise<void>((resolve) => (waiting = resolve));
+    const reading = readFileWithRetry(join(dir, 'never'), {
+      initialDelayMs: 10_000,
+      maxDelayMs: 10_000,
+      jitter: 'none',
+      signal: controller.signal,
+      onRetry: () => waiting(),
+    });
+    await waitStarted; // the first read failed; now it waits 10 s
     const started = performance.now();
     controller.abort(reason);
     await expect(reading).rejects.toBe(reason);

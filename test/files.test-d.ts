@@ -75,7 +75,7 @@ describe('readFileWithRetry types', () => {
   });
 
   it('accepts every retry option', () => {
-    expectTypeOf<ReadFileWithRetryOptions>().toMatchTypeOf<RetryOptions>();
+    expectTypeOf<ReadFileWithRetryOptions>().toExtend<RetryOptions>();
     expectTypeOf(
       readFileWithRetry('f', {
         maxAttempts: Infinity,

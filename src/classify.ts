@@ -165,6 +165,10 @@ function parseSeconds(text: string): number | undefined {
   return dot ? Number(text.slice(start, end)) : whole;
 }
 
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
 /** Retry-After from a plain header object (either spelling) or anything with `get()` (`Headers`). */
 function retryAfterHeader(headers: unknown): number | undefined {
   if (!isObject(headers)) return undefined;
@@ -427,10 +431,6 @@ const statusReasons = new Map<string, Verdict>(
 );
 // The caller re-reads the object and tries again with the fresh resourceVersion.
 statusReasons.set('Conflict', CONFLICT);
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
 
 /** A transient reason gets the longer of Retry-After and `details.retryAfterSeconds`. */
 function statusVerdict(base: Verdict, carrier: Bag | undefined, retryAfterSecondsMs: number | undefined): Verdict {

@@ -4,7 +4,8 @@
  *   random instants. After every kill the file must be one whole version (never empty, never cut
  *   off), and the temp files the dead writers leave must not pile up;
  * - the system calls, traced with strace: the temp file is created with O_EXCL and its final
- *   mode in the same openat(2), with no chmod after it.
+ *   mode in the same openat(2), with no chmod after it; it is fsynced before the rename and the
+ *   directory after it (durable: false: no fsync at all). Skipped, with the reason, without strace.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -81,26 +82,57 @@ describe('atomicWriteFile under SIGKILL', () => {
 });
 
 describe('atomicWriteFile seen by strace', () => {
-  it('creates the temp file with O_CREAT|O_EXCL and the final mode 0600 in one openat, umask 0 or not', async (ctx) => {
-    const file = join(dir, 'kubeconfig');
-    await writeFile(file, 'token: old', { mode: 0o600 });
-    const log = join(dir, 'strace.log');
-    const previous = process.umask(0); // inherited by the child: only the writer can keep it private
+  /** Runs one write of version 1 to `file` in a traced child; the trace lines, or a reason to skip. */
+  async function traceOneWrite(file: string, durability: 'durable' | 'scratch'): Promise<string[] | { skip: string }> {
+    const log = join(dir, `strace-${durability}.log`);
+    const syscalls = 'trace=openat,open,creat,chmod,fchmod,fchmodat,rename,renameat,renameat2,fsync,fdatasync';
     try {
       await promisify(execFile)(
         'strace',
-        ['-f', '-qq', '-e', 'trace=openat,open,creat,chmod,fchmod,fchmodat,rename', '-o', log, process.execPath, '--import', 'tsx', writerScript, file, '1', '1'],
+        ['-f', '-qq', '-e', syscalls, '-o', log, process.execPath, '--import', 'tsx', writerScript, file, '1', '1', durability],
         { cwd: projectRoot, timeout: 20_000 },
       );
     } catch (error) {
       const { code, stderr } = error as { code?: unknown; stderr?: string };
-      if (code === 'ENOENT') return ctx.skip('strace is not installed');
-      if (stderr?.includes('ptrace')) return ctx.skip(`strace cannot trace here: ${stderr.trim()}`);
+      if (code === 'ENOENT') return { skip: 'strace is not installed' };
+      if (stderr?.includes('ptrace')) return { skip: `strace cannot trace here: ${stderr.trim()}` };
       throw error;
+    }
+    return joinResumed((await readFile(log, 'utf8')).split('\n'));
+  }
+
+  /**
+   * strace -f splits a call that another thread interrupts into `fsync(19 <unfinished ...>` and a
+   * later `<... fsync resumed>) = 0`; put each back together, at the place where the call began.
+   */
+  function joinResumed(lines: string[]): string[] {
+    const out: string[] = [];
+    const pending = new Map<string, number>();
+    for (const line of lines) {
+      const resumed = /^(\d+)\s+<\.\.\. \w+ resumed>(.*)$/.exec(line);
+      const at = resumed ? pending.get(resumed[1]!) : undefined;
+      if (resumed && at !== undefined) {
+        out[at] = out[at]!.replace(' <unfinished ...>', resumed[2]!);
+        pending.delete(resumed[1]!);
+        continue;
+      }
+      if (line.endsWith('<unfinished ...>')) pending.set(/^\d+/.exec(line)?.[0] ?? '', out.length);
+      out.push(line);
+    }
+    return out;
+  }
+
+  it('creates the temp file with O_CREAT|O_EXCL and the final mode 0600 in one openat, umask 0 or not', async (ctx) => {
+    const file = join(dir, 'kubeconfig');
+    await writeFile(file, 'token: old', { mode: 0o600 });
+    const previous = process.umask(0); // inherited by the child: only the writer can keep it private
+    let trace: string[] | { skip: string };
+    try {
+      trace = await traceOneWrite(file, 'durable');
     } finally {
       process.umask(previous);
     }
-    const trace = (await readFile(log, 'utf8')).split('\n');
+    if (!Array.isArray(trace)) return ctx.skip(trace.skip);
     const calls = trace.filter((line) => line.includes('.ridethrough-tmp'));
     const creates = calls.filter((line) => /\bopen(at)?\(|\bcreat\(/.test(line));
     expect(creates, calls.join('\n')).toHaveLength(1);
@@ -108,7 +140,30 @@ describe('atomicWriteFile seen by strace', () => {
     expect(creates[0]).toMatch(/, 0600\) = \d+$/);
     // No chmod of any kind in the whole run (an fchmod names a descriptor, not the file).
     expect(trace.filter((line) => /chmod/.test(line))).toEqual([]);
-    expect(calls.filter((line) => /\brename\(/.test(line))).toHaveLength(1);
     expect(await readFile(file, 'utf8')).toContain('"version":1');
+  });
+
+  it('fsyncs the temp file before the rename and the directory after it; durable: false does neither', async (ctx) => {
+    const file = join(dir, 'state.json');
+    const trace = await traceOneWrite(file, 'durable');
+    if (!Array.isArray(trace)) return ctx.skip(trace.skip);
+    const fdOf = (line: string | undefined): string | undefined => /= (\d+)$/.exec(line ?? '')?.[1];
+    const create = trace.findIndex((line) => line.includes('.ridethrough-tmp') && line.includes('O_EXCL'));
+    const renamed = trace.findIndex((line) => /\brename(at2?)?\(/.test(line) && line.includes('.ridethrough-tmp'));
+    const tempFd = fdOf(trace[create]);
+    expect(create, trace.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(renamed).toBeGreaterThan(create);
+    const syncsOfTemp = trace.slice(create, renamed).filter((line) => new RegExp(`\\bf(data)?sync\\(${tempFd}\\b`).test(line));
+    expect(syncsOfTemp, trace.slice(create, renamed + 1).join('\n')).toHaveLength(1);
+    // After the rename: the directory is opened and that descriptor fsynced.
+    const openDir = trace.findIndex((line, i) => i > renamed && line.includes(`"${dir}"`) && !line.includes('O_DIRECTORY'));
+    expect(openDir, trace.slice(renamed).join('\n')).toBeGreaterThan(renamed);
+    const dirFd = fdOf(trace[openDir]);
+    expect(trace.slice(openDir).some((line) => new RegExp(`\\bfsync\\(${dirFd}\\b`).test(line))).toBe(true);
+
+    const scratch = await traceOneWrite(join(dir, 'scratch.json'), 'scratch');
+    if (!Array.isArray(scratch)) return ctx.skip(scratch.skip);
+    expect(scratch.filter((line) => /\bf(data)?sync\(/.test(line))).toEqual([]);
+    expect(scratch.some((line) => /\brename(at2?)?\(/.test(line) && line.includes('.ridethrough-tmp'))).toBe(true);
   });
 });

@@ -872,10 +872,11 @@ export interface ConfigChangeInfo {
 /**
  * Where an error reported by {@link liveConfig} came from: the sources of
  * {@link WatchErrorSource} (`'wake'` is a failed re-read, retried on the retry schedule), plus
- * `'parse'` (a new version was rejected: empty, or `parse` threw; the last good one stays) and
- * `'onChange'` (the listener threw; the new version is current all the same).
+ * `'load'` (the first read failed and will be retried until `deadlineMs`), `'parse'` (a new
+ * version was rejected: empty, or `parse` threw; the last good one stays) and `'onChange'` (the
+ * listener threw; the new version is current all the same).
  */
-export type LiveConfigErrorSource = WatchErrorSource | 'parse' | 'onChange';
+export type LiveConfigErrorSource = WatchErrorSource | 'load' | 'parse' | 'onChange';
 
 /** The second argument of `onError` in {@link liveConfig}. */
 export interface LiveConfigErrorContext {
@@ -909,7 +910,8 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    */
   onChange?: (value: T, info: ConfigChangeInfo) => void | PromiseLike<void>;
   /**
-   * Told about rejected versions, failed re-reads and watch problems; see {@link LiveConfigErrorSource}.
+   * Told about failed first reads (before each retry), rejected versions, failed re-reads and
+   * watch problems; see {@link LiveConfigErrorSource}.
    * @defaultValue none: errors are only published on the diagnostics channels
    */
   onError?: (error: unknown, context: LiveConfigErrorContext) => void;
@@ -1053,6 +1055,8 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
       parse: async (content: string) => ({ content, value: await parse(content) }),
       allowEmpty,
       deadlineMs,
+      // Tell before each wait, so that a process waiting for its configuration says why.
+      onRetry: ({ error }) => report(error, { source: 'load', paths: [given] }),
       clock: settings.clock,
       random: settings.random,
       ...(settings.signal === undefined ? {} : { signal: settings.signal }),

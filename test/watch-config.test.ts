@@ -199,11 +199,19 @@ describe('liveConfig', () => {
     expect(maxActive).toBe(1);
   });
 
-  it('waits for a file that is not there yet, within deadlineMs', async () => {
+  it('waits for a file that is not there yet, within deadlineMs, saying why', async () => {
     const path = join(dir, 'late.json');
-    setTimeout(() => void writeFile(path, '{"logLevel":"late"}'), 100);
-    const { config } = await follow(path);
+    setTimeout(() => void replace(path, '{"logLevel":"late"}'), 150);
+    const loadErrors: Array<[unknown, LiveConfigErrorContext]> = [];
+    const config = await liveConfig(path, {
+      parse: parseSettings,
+      onError: (error, context) => void loadErrors.push([error, context]),
+    });
+    cleanups.push(() => config.close());
     expect(config.current).toEqual({ logLevel: 'late' });
+    expect(loadErrors.length).toBeGreaterThanOrEqual(1);
+    expect((loadErrors[0]![0] as NodeJS.ErrnoException).code).toBe('ENOENT');
+    expect(loadErrors[0]![1]).toEqual({ source: 'load', paths: [path] });
   });
 
   it('rejects with the last error when no valid version comes within deadlineMs, leaving nothing behind', async () => {

@@ -100,7 +100,7 @@ describe('liveConfig types', () => {
   });
 
   it('reports errors with their source', () => {
-    expectTypeOf<LiveConfigErrorSource>().toEqualTypeOf<'wake' | 'watch' | 'interval' | 'parse' | 'onChange'>();
+    expectTypeOf<LiveConfigErrorSource>().toEqualTypeOf<'wake' | 'watch' | 'interval' | 'load' | 'parse' | 'onChange'>();
     expectTypeOf<LiveConfigErrorContext['hash']>().toEqualTypeOf<string | undefined>();
     // @ts-expect-error runOnStart is not an option of liveConfig
     void liveConfig('x', { runOnStart: false });

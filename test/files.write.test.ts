@@ -60,6 +60,11 @@ describe('atomicWriteFile: content and result', () => {
     const bytes = Uint8Array.from([0, 1, 2, 255, 254]);
     expect((await atomicWriteFile(pathToFileURL(file), bytes)).hash).toBe(sha256(bytes));
     expect([...(await readFile(file))]).toEqual([0, 1, 2, 255, 254]);
+    // A view into a larger buffer: only its own bytes are written and hashed.
+    const view = new Uint8Array(Uint8Array.from([9, 9, 9, 1, 2, 3, 9]).buffer, 3, 3);
+    expect((await atomicWriteFile(file, view)).hash).toBe(sha256(Uint8Array.from([1, 2, 3])));
+    expect([...(await readFile(file))]).toEqual([1, 2, 3]);
+    expect((await atomicWriteFile(file, view, { skipIfUnchanged: true })).written).toBe(false);
     await atomicWriteFile(file, 'aGVsbG8=', { encoding: 'base64' });
     expect(await readFile(file, 'utf8')).toBe('hello');
     await atomicWriteFile(file, '');

@@ -326,7 +326,7 @@ interface Core<S> {
   readonly clock: Clock;
   drained: boolean;
   /** Evaluations waiting on async checks, so `drain()` can end them. */
-  readonly inFlight: Set<Evaluation<S>>;
+  readonly inFlight: Set<Batch<S>>;
   /** The signals of running `waitUntilReady()` calls, so `drain()` can end their pauses. */
   readonly waits: Set<AbortController>;
 }
@@ -385,7 +385,8 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
       const eo = optionsObject(where, evaluateOptions);
       const signal = signalOption(where, eo.signal);
       const key = subjectKey(where, core.key, subject, 0);
-      return Promise.resolve(evaluateSubject(core, core.entries, subject, key, signal, signal, true));
+      const reports = evaluate({ core, entries: core.entries, signal, rejectSignal: signal, honorDrain: true }, [subject], [key]);
+      return Array.isArray(reports) ? Promise.resolve(reports[0]!) : reports.then(first);
     },
     evaluateAll(subjects, evaluateOptions) {
       const where = 'evaluateAll()';
@@ -471,6 +472,22 @@ function subjectKeys<S>(where: string, subjects: unknown, key: (subject: S) => s
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
+/** How one evaluation runs: which checks, and what stops them. */
+interface Run<S> {
+  readonly core: Core<S>;
+  readonly entries: readonly Entry<S>[];
+  /** Aborts the checks still running. */
+  readonly signal: AbortSignal | undefined;
+  /**
+   * The caller's own signal: when it aborts, the evaluation rejects with its reason. Any other
+   * abort of `signal` (a wait's deadline) finishes the reports, the checks still running failed
+   * as `aborted: <reason>`.
+   */
+  readonly rejectSignal: AbortSignal | undefined;
+  /** Whether drain() applies (it does not to `/readyz/<name>` and `?exclude=shutdown`). */
+  readonly honorDrain: boolean;
+}
+
 /**
  * The context a check gets. Its AbortController is made on first read of `signal`: creating one
  * costs about a microsecond, and most checks never look at it.
@@ -479,6 +496,11 @@ class LazyCheckContext implements CheckContext {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
+  readonly #calledAt: number;
+
+  constructor(calledAt: number) {
+    this.#calledAt = calledAt;
+  }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
@@ -486,6 +508,11 @@ class LazyCheckContext implements CheckContext {
       if (this.#aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
+  }
+
+  /** When the check was called, on the gate's clock. */
+  calledAt(): number {
+    return this.#calledAt;
   }
 
   abort(reason: unknown): void {
@@ -497,45 +524,44 @@ class LazyCheckContext implements CheckContext {
 }
 
 /**
- * Evaluates one subject. Synchronous checks are answered in this call; when every check is
- * synchronous the report is returned as is (no promise, no timer). Otherwise an
- * {@link Evaluation} waits for the async ones.
- *
- * `signal` aborts the checks. When `rejectSignal` (the caller's own signal) aborts, the
- * evaluation rejects with its reason; any other abort (a wait's deadline) finishes the report
- * with the checks still running failed as `aborted: <reason>`.
+ * Evaluates every subject, all at once. Synchronous checks answer within this call, and when all
+ * do, the reports are returned as they are: no promise, no timer. Checks that answer with a
+ * promise are waited for by one {@link Batch} for all the subjects.
  */
-function evaluateSubject<S>(
-  core: Core<S>,
-  entries: readonly Entry<S>[],
-  subject: S,
-  key: string,
-  signal: AbortSignal | undefined,
-  rejectSignal: AbortSignal | undefined,
-  honorDrain: boolean,
-): Report<S> | Promise<Report<S>> {
-  if (rejectSignal?.aborted) return Promise.reject(rejectSignal.reason);
-  if (honorDrain && core.drained) return publish({ ready: false, subject, key, results: [SHUTDOWN_RESULT] });
+function evaluate<S>(run: Run<S>, subjects: readonly S[], keys: readonly string[]): Report<S>[] | Promise<Report<S>[]> {
+  if (run.rejectSignal?.aborted) return Promise.reject(run.rejectSignal.reason);
+  const batch = new Batch(run, subjects.length);
+  for (let slot = 0; slot < subjects.length; slot++) runChecks(batch, subjects[slot]!, keys[slot]!, slot);
+  return batch.running ? batch.start() : batch.reports;
+}
+
+/** Calls every check of one subject; the synchronous answers are recorded at once. */
+function runChecks<S>(batch: Batch<S>, subject: S, key: string, slot: number): void {
+  const { core, entries, signal, honorDrain } = batch.run;
+  if (honorDrain && core.drained) {
+    batch.reports[slot] = publish({ ready: false, subject, key, results: [SHUTDOWN_RESULT] });
+    return;
+  }
   const results = new Array<CheckResult>(entries.length);
   if (signal?.aborted) {
     for (let i = 0; i < entries.length; i++) results[i] = abortedResult(entries[i]!.name, signal.reason, 0);
-    return finish(core, subject, key, results, honorDrain);
+    batch.reports[slot] = finish(core, subject, key, results, honorDrain);
+    return;
   }
   const clock = core.clock;
-  let evaluation: Evaluation<S> | undefined;
-  const startedAt = clock.now();
-  let t = startedAt;
+  let pending: PendingSubject<S> | undefined;
+  let t = clock.now();
   for (let i = 0; i < entries.length; i++) {
     const { name, check } = entries[i]!;
-    const context = new LazyCheckContext();
     const start = t;
+    const context = new LazyCheckContext(start);
     let outcome: unknown;
     let threw = false;
     try {
       outcome = check(subject, context);
       if (isThenable(outcome)) {
-        evaluation ??= new Evaluation(core, entries, subject, key, results, signal, rejectSignal, honorDrain, startedAt);
-        evaluation.track(i, context, outcome, start);
+        pending ??= new PendingSubject(slot, subject, key, results);
+        batch.track(pending, i, context, outcome);
         // No clock read here: the next check's start is this one's, a call's worth earlier.
         continue;
       }
@@ -546,8 +572,7 @@ function evaluateSubject<S>(
     t = clock.now();
     results[i] = threw ? thrownResult(core, name, outcome, t - start) : outcomeResult(name, outcome, t - start);
   }
-  if (evaluation === undefined) return finish(core, subject, key, results, honorDrain);
-  return evaluation.start();
+  if (pending === undefined) batch.reports[slot] = finish(core, subject, key, results, honorDrain);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -574,76 +599,76 @@ function publish<S>(report: Report<S>): Report<S> {
   return report;
 }
 
-/** The async part of one subject's evaluation: the pending checks, one timer, one abort listener. */
-class Evaluation<S> {
-  readonly #core: Core<S>;
-  readonly #entries: readonly Entry<S>[];
-  readonly #subject: S;
-  readonly #key: string;
-  readonly #results: CheckResult[];
-  readonly #signal: AbortSignal | undefined;
-  readonly #rejectSignal: AbortSignal | undefined;
-  readonly #honorDrain: boolean;
+/** A subject with checks still running: their contexts by check index, undefined once answered. */
+class PendingSubject<S> {
+  readonly running: (LazyCheckContext | undefined)[];
+  remaining = 0;
+
+  constructor(
+    readonly slot: number,
+    readonly subject: S,
+    readonly key: string,
+    readonly results: CheckResult[],
+  ) {
+    this.running = new Array<LazyCheckContext | undefined>(results.length);
+  }
+}
+
+/**
+ * The async part of one evaluation, for all its subjects together: one promise, one timeout
+ * timer, one abort listener, one entry in the gate's in-flight set. (The checks of all subjects
+ * are called within microseconds of each other, so one timer bounds them all.)
+ */
+class Batch<S> {
+  readonly run: Run<S>;
+  readonly reports: Report<S>[];
   readonly #startedAt: number;
-  /** By check index: the context of a check still running (undefined once it answered), and when it was called. */
-  readonly #running: (LazyCheckContext | undefined)[];
-  readonly #starts: number[];
+  readonly #pending: PendingSubject<S>[] = [];
   #remaining = 0;
   #timer: AbortController | undefined;
   #onAbort: (() => void) | undefined;
   #done = false;
-  #resolve!: (report: Report<S>) => void;
+  #resolve!: (reports: Report<S>[]) => void;
   #reject!: (reason: unknown) => void;
 
-  constructor(
-    core: Core<S>,
-    entries: readonly Entry<S>[],
-    subject: S,
-    key: string,
-    results: CheckResult[],
-    signal: AbortSignal | undefined,
-    rejectSignal: AbortSignal | undefined,
-    honorDrain: boolean,
-    startedAt: number,
-  ) {
-    this.#core = core;
-    this.#entries = entries;
-    this.#subject = subject;
-    this.#key = key;
-    this.#results = results;
-    this.#signal = signal;
-    this.#rejectSignal = rejectSignal;
-    this.#honorDrain = honorDrain;
-    this.#startedAt = startedAt;
-    this.#running = new Array<LazyCheckContext | undefined>(entries.length);
-    this.#starts = new Array<number>(entries.length);
+  constructor(run: Run<S>, subjects: number) {
+    this.run = run;
+    this.reports = new Array<Report<S>>(subjects);
+    this.#startedAt = run.core.clock.now();
   }
 
-  track(index: number, context: LazyCheckContext, outcome: PromiseLike<unknown>, start: number): void {
-    this.#running[index] = context;
-    this.#starts[index] = start;
-    this.#remaining++;
+  get running(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  track(subject: PendingSubject<S>, index: number, context: LazyCheckContext, outcome: PromiseLike<unknown>): void {
+    if (subject.remaining++ === 0) {
+      this.#pending.push(subject);
+      this.#remaining++;
+    }
+    subject.running[index] = context;
     // Promise.resolve adopts foreign thenables; both handlers are attached, so a check that
     // rejects after its timeout never becomes an unhandled rejection.
     Promise.resolve(outcome).then(
-      (value) => this.#settle(index, value, false),
-      (error: unknown) => this.#settle(index, error, true),
+      (value) => this.#settle(subject, index, value, false),
+      (error: unknown) => this.#settle(subject, index, error, true),
     );
   }
 
-  start(): Promise<Report<S>> {
-    const promise = new Promise<Report<S>>((resolve, reject) => {
+  start(): Promise<Report<S>[]> {
+    const promise = new Promise<Report<S>[]>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
-    this.#core.inFlight.add(this);
-    if (this.#signal !== undefined) {
+    const { core, signal, honorDrain } = this.run;
+    core.inFlight.add(this);
+    if (signal !== undefined) {
       this.#onAbort = () => this.#aborted();
-      this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+      signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     // A check may have aborted the signal or drained the gate while the checks were being called.
-    if (this.#signal?.aborted) this.#aborted();
-    else if (this.#honorDrain && this.#core.drained) this.drain();
+    if (signal?.aborted) this.#aborted();
+    else if (honorDrain && core.drained) this.drain();
     // Checks that answered with an already settled promise settle in the next microtasks; only
     // if some are still running after them is the timeout timer worth its cost.
     else queueMicrotask(() => this.#armTimer());
@@ -652,49 +677,47 @@ class Evaluation<S> {
 
   #armTimer(): void {
     if (this.#done) return;
-    const remaining = this.#core.timeoutMs - (this.#core.clock.now() - this.#startedAt);
+    const { clock, timeoutMs } = this.run.core;
+    const remaining = timeoutMs - (clock.now() - this.#startedAt);
     this.#timer = new AbortController();
-    this.#core.clock.sleep(Math.max(0, remaining), this.#timer.signal).then(() => this.#timedOut(), noop);
+    clock.sleep(Math.max(0, remaining), this.#timer.signal).then(() => this.#timedOut(), noop);
   }
 
-  #settle(index: number, value: unknown, threw: boolean): void {
-    if (this.#done || this.#running[index] === undefined) return;
-    this.#running[index] = undefined;
-    const { name } = this.#entries[index]!;
-    const durationMs = this.#core.clock.now() - this.#starts[index]!;
-    this.#results[index] = threw ? thrownResult(this.#core, name, value, durationMs) : outcomeResult(name, value, durationMs);
+  #settle(subject: PendingSubject<S>, index: number, value: unknown, threw: boolean): void {
+    const context = subject.running[index];
+    if (this.#done || context === undefined) return;
+    subject.running[index] = undefined;
+    const { core, entries } = this.run;
+    const { name } = entries[index]!;
+    const durationMs = core.clock.now() - context.calledAt();
+    subject.results[index] = threw ? thrownResult(core, name, value, durationMs) : outcomeResult(name, value, durationMs);
+    if (--subject.remaining > 0) return;
+    this.reports[subject.slot] = finish(core, subject.subject, subject.key, subject.results, this.run.honorDrain);
     if (--this.#remaining === 0) this.#finish();
   }
 
   #timedOut(): void {
     if (this.#done) return;
-    const { timeoutMs } = this.#core;
-    const now = this.#core.clock.now();
-    for (let index = 0; index < this.#running.length; index++) {
-      const context = this.#running[index];
-      if (context === undefined) continue;
-      const { name } = this.#entries[index]!;
+    const { timeoutMs } = this.run.core;
+    this.#endRunning((name, context, durationMs) => {
       const error = timeoutError(`check "${name}" timed out after ${timeoutMs} ms`);
       context.abort(error);
-      this.#results[index] = {
-        name,
-        ok: false,
-        detail: `timed out after ${timeoutMs} ms`,
-        durationMs: now - this.#starts[index]!,
-        error,
-        verdict: TIMED_OUT,
-      };
-    }
+      return { name, ok: false, detail: `timed out after ${timeoutMs} ms`, durationMs, error, verdict: TIMED_OUT };
+    });
     this.#finish();
   }
 
   #aborted(): void {
     if (this.#done) return;
-    const reason = this.#signal!.reason;
-    this.#abortPending(reason);
-    if (this.#rejectSignal?.aborted) {
+    const { signal, rejectSignal } = this.run;
+    const reason = signal!.reason;
+    this.#endRunning((name, context, durationMs) => {
+      context.abort(reason);
+      return abortedResult(name, reason, durationMs);
+    });
+    if (rejectSignal?.aborted) {
       this.#cleanUp();
-      this.#reject(this.#rejectSignal.reason);
+      this.#reject(rejectSignal.reason);
       return;
     }
     this.#finish();
@@ -702,32 +725,42 @@ class Evaluation<S> {
 
   /** Called by `drain()`. */
   drain(): void {
-    if (this.#done || !this.#honorDrain) return;
-    this.#abortPending(abortError(DRAINING));
+    if (this.#done || !this.run.honorDrain) return;
+    const reason = abortError(DRAINING);
+    this.#endRunning((name, context, durationMs) => {
+      context.abort(reason);
+      return abortedResult(name, reason, durationMs);
+    });
     this.#finish();
   }
 
-  #abortPending(reason: unknown): void {
-    const now = this.#core.clock.now();
-    for (let index = 0; index < this.#running.length; index++) {
-      const context = this.#running[index];
-      if (context === undefined) continue;
-      context.abort(reason);
-      this.#results[index] = abortedResult(this.#entries[index]!.name, reason, now - this.#starts[index]!);
+  /** Gives every check still running the result `end` makes, and completes the reports. */
+  #endRunning(end: (name: string, context: LazyCheckContext, durationMs: number) => CheckResult): void {
+    const { core, entries, honorDrain } = this.run;
+    const now = core.clock.now();
+    for (const subject of this.#pending) {
+      if (subject.remaining === 0) continue;
+      for (let index = 0; index < subject.running.length; index++) {
+        const context = subject.running[index];
+        if (context === undefined) continue;
+        subject.running[index] = undefined;
+        subject.results[index] = end(entries[index]!.name, context, now - context.calledAt());
+      }
+      subject.remaining = 0;
+      this.reports[subject.slot] = finish(core, subject.subject, subject.key, subject.results, honorDrain);
     }
   }
 
   #finish(): void {
     this.#cleanUp();
-    this.#resolve(finish(this.#core, this.#subject, this.#key, this.#results, this.#honorDrain));
+    this.#resolve(this.reports);
   }
 
   #cleanUp(): void {
     this.#done = true;
-    this.#running.fill(undefined);
     this.#timer?.abort(FINISHED);
-    if (this.#onAbort !== undefined) this.#signal!.removeEventListener('abort', this.#onAbort);
-    this.#core.inFlight.delete(this);
+    if (this.#onAbort !== undefined) this.run.signal!.removeEventListener('abort', this.#onAbort);
+    this.run.core.inFlight.delete(this);
   }
 }
 
@@ -787,15 +820,12 @@ function evaluateMany<S>(
   signal: AbortSignal | undefined,
   rejectSignal: AbortSignal | undefined,
 ): Promise<ReportSet<S>> {
-  const outcomes = new Array<Report<S> | Promise<Report<S>>>(subjects.length);
-  let async = false;
-  for (let i = 0; i < subjects.length; i++) {
-    const outcome = evaluateSubject(core, core.entries, subjects[i]!, keys[i]!, signal, rejectSignal, true);
-    if (outcome instanceof Promise) async = true;
-    outcomes[i] = outcome;
-  }
-  if (!async) return Promise.resolve(reportSet(outcomes as Report<S>[]));
-  return Promise.all(outcomes).then(reportSet);
+  const reports = evaluate({ core, entries: core.entries, signal, rejectSignal, honorDrain: true }, subjects, keys);
+  return Array.isArray(reports) ? Promise.resolve(reportSet(reports)) : reports.then(reportSet);
+}
+
+function first<S>(reports: Report<S>[]): Report<S> {
+  return reports[0]!;
 }
 
 function reportSet<S>(reports: Report<S>[]): ReportSet<S> {
@@ -1365,16 +1395,17 @@ function probe<S>(
   const hangUp = new AbortController();
   const onClose = (): void => hangUp.abort(abortError('the client closed the connection'));
   response.once('close', onClose);
-  let outcome: Report<S> | Promise<Report<S>>;
+  let outcome: Report<S>[] | Promise<Report<S>[]>;
   try {
-    outcome = evaluateSubject(core, entries, undefined as S, '', hangUp.signal, hangUp.signal, honorDrain);
+    const run: Run<S> = { core, entries, signal: hangUp.signal, rejectSignal: hangUp.signal, honorDrain };
+    outcome = evaluate(run, [undefined as S], ['']);
   } catch (error) {
     outcome = Promise.reject(error);
   }
   Promise.resolve(outcome).then(
-    (report) => {
+    ([report]) => {
       response.off('close', onClose);
-      answer(report);
+      answer(report!);
     },
     () => {
       response.off('close', onClose);

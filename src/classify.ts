@@ -490,6 +490,7 @@ const REASON_KEY = 'reason":"';
 const THEN_DETAILS = ',"details":{';
 const THEN_CODE = ',"code":';
 const RETRY_AFTER_SECONDS_KEY = 'retryAfterSeconds":';
+const QUOTED_RETRY_AFTER_SECONDS_KEY = `"${RETRY_AFTER_SECONDS_KEY}`;
 
 /**
  * A Status as raw JSON text (client-node 1.x `ApiException.body`), read without JSON.parse, which
@@ -513,8 +514,11 @@ function quickStatusText(text: string, carrier: Bag): Verdict | undefined | type
   const base = knownReasonAt(text, start, end);
   if (base === undefined) return undefined; // a reason we do not know: the http rule reads the code
   if (base.kind === 'permanent') return base;
-  // Go order puts details after the reason; without details here, make sure none came before.
-  const secondsAt = text.indexOf(RETRY_AFTER_SECONDS_KEY, detailsFollow ? end : 0);
+  // A 429 from the API server's flow control has details {"retryAfterSeconds":N} and nothing else:
+  // look there first. Otherwise search; Go order puts details after the reason, and without
+  // details here, make sure none came before.
+  const direct = end + 1 + THEN_DETAILS.length;
+  const secondsAt = detailsFollow && hasAt(text, QUOTED_RETRY_AFTER_SECONDS_KEY, direct) ? direct + 1 : text.indexOf(RETRY_AFTER_SECONDS_KEY, detailsFollow ? end : 0);
   const seconds = secondsAt < 0 ? undefined : digitsAt(text, secondsAt + RETRY_AFTER_SECONDS_KEY.length);
   return statusVerdict(base, carrier, secondsToMs(seconds));
 }

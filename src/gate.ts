@@ -85,8 +85,8 @@ export interface GateOptions<S> {
   /** The checks, by name (at least one). The name `'shutdown'` is reserved for {@link ReadinessGate.drain}. */
   checks: Checks<S>;
   /**
-   * How long each check may run; a check still running then fails with
-   * `'timed out after N ms'` and its signal aborts.
+   * How long each check may run, in milliseconds (> 0, at most 2147483647, the timer limit); a
+   * check still running then fails with `'timed out after N ms'` and its signal aborts.
    * @defaultValue 5000
    */
   timeoutMs?: number;
@@ -102,7 +102,10 @@ export interface GateOptions<S> {
    * @defaultValue classify
    */
   classify?: Classifier;
-  /** @defaultValue realClock */
+  /**
+   * The time source for durations, timeouts and the waits' schedule (inject a fake one in tests).
+   * @defaultValue realClock
+   */
   clock?: Clock;
 }
 
@@ -384,7 +387,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
       const where = 'evaluate()';
       const eo = optionsObject(where, evaluateOptions);
       const signal = signalOption(where, eo.signal);
-      const key = subjectKey(where, core.key, subject, 0);
+      const key = subjectKey(where, core.key, subject, 'the subject');
       const reports = evaluate({ core, entries: core.entries, signal, rejectSignal: signal, honorDrain: true }, [subject], [key]);
       return Array.isArray(reports) ? Promise.resolve(reports[0]!) : reports.then(first);
     },
@@ -443,10 +446,10 @@ function defaultKey(subject: unknown): string {
   }
 }
 
-function subjectKey<S>(where: string, key: (subject: S) => string, subject: S, index: number): string {
+function subjectKey<S>(where: string, key: (subject: S) => string, subject: S, which: string): string {
   const value = key(subject);
   if (typeof value !== 'string') {
-    throw new TypeError(`${where}: option "key" must return a string, got ${describe(value)} for subject ${index}`);
+    throw new TypeError(`${where}: option "key" must return a string, got ${describe(value)} for ${which}`);
   }
   return value;
 }
@@ -456,7 +459,7 @@ function subjectKeys<S>(where: string, subjects: unknown, key: (subject: S) => s
   const keys = new Array<string>(subjects.length);
   const seen = new Map<string, number>();
   for (let i = 0; i < subjects.length; i++) {
-    const k = subjectKey(where, key, subjects[i] as S, i);
+    const k = subjectKey(where, key, subjects[i] as S, `subject ${i}`);
     const first = seen.get(k);
     if (first !== undefined) {
       throw new TypeError(
@@ -896,8 +899,9 @@ function waitUntilReady<S>(
       ...callbacks.wrapped,
       signal: wait.signal,
       clock: core.clock,
-      // Only what this wait throws is judged here: a NotReadyError from the last evaluation (its
-      // verdict decided above), or the exception of onProgress, which ends the wait.
+      // Only what this wait throws is judged here: the NotReadyError of the last evaluation (its
+      // verdict decided above: permanent if a check failed permanently or the gate drained), or
+      // the exception of a callback, which ends the wait.
       classify: (error) => (error === lastThrown ? lastVerdict : CALLBACK_THREW),
     });
   } catch (error) {

@@ -174,6 +174,9 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         keylessVerdict: verdict,
       },
     };
+  } catch (error) {
+    // Aborted: reject with the caller's reason, whichever operation noticed it first.
+    throw signal?.aborted ? signal.reason : error;
   } finally {
     sidecar.abort();
     await rotation?.catch(() => {});

@@ -39,11 +39,11 @@ const TIMELINES: readonly Timeline[] = [
 ];
 
 const FAULTS: ReadonlyArray<[keyof Timeline, string]> = [
-  ['acceptsAt', 'gateway restarting (connections reset)'],
+  ['acceptsAt', 'gateway restarting'],
   ['tunnelUpAt', 'tunnel down'],
   ['keyStagedAt', 'new key not staged'],
   ['peersAt', 'peers missing'],
-  ['handshakeAt', 'no handshake with the new key'],
+  ['handshakeAt', 'no new-key handshake'],
 ];
 
 const PEERS = 2;
@@ -208,6 +208,9 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         rotatedWhenReady: gateways.map((gw) => gw.rotatedWhenReady),
       },
     };
+  } catch (error) {
+    // Aborted: reject with the caller's reason, whichever operation noticed it first.
+    throw signal?.aborted ? signal.reason : error;
   } finally {
     await Promise.all(gateways.map((gw) => gw.close()));
   }

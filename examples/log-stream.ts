@@ -118,7 +118,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
       ...withSignal(signal),
       onRetry: ({ attempt, error, verdict, delayMs }) => {
         tally.attempt();
-        const kind = verdict.reason === 'TLS alert internal error' ? 'TLS alert 80 (certificate not approved)' : verdict.reason;
+        const kind = verdict.reason === 'TLS alert internal error' ? 'TLS alert 80' : verdict.reason;
         tally.fault(kind);
         tally.state(`retrying: ${verdict.reason}`);
         if (verdict.reason !== lastReason) {
@@ -220,6 +220,9 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         goneVerdict,
       },
     };
+  } catch (error) {
+    // Aborted: reject with the caller's reason, whichever operation noticed it first.
+    throw signal?.aborted ? signal.reason : error;
   } finally {
     stopServers.abort();
     await approval?.catch(() => {});

@@ -202,6 +202,9 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         operatorHash,
       },
     };
+  } catch (error) {
+    // Aborted: reject with the caller's reason, whichever operation noticed it first.
+    throw signal?.aborted ? signal.reason : error;
   } finally {
     stopSync.abort();
     await apiSync?.catch(() => {});

@@ -248,7 +248,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
       name,
       faultsInjected: tally.faultsInjected,
       faultList: tally.faultList,
-      whatTheLibraryDid: `refreshed within ${formatMs(worst)} of every rotation; kubeconfig never partial in ${reads} reads; timer-only while the directory was missing, watching again ${formatMs(backAfter)} after it appeared`,
+      whatTheLibraryDid: `refreshed within ${formatMs(worst)} of every rotation; no partial kubeconfig in ${reads} reads; timer-only while the directory was missing, then watching`,
       recoveredInMs: Math.max(worst, backAfter),
       outcome: ok ? 'ok' : 'failed',
       details: {
@@ -263,6 +263,9 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         endMode,
       },
     };
+  } catch (error) {
+    // Aborted: reject with the caller's reason, whichever operation noticed it first.
+    throw signal?.aborted ? signal.reason : error;
   } finally {
     stopReader.abort();
     await reader?.catch(() => {});

@@ -25,6 +25,11 @@ interface View {
 
 const SPINNER = ['|', '/', '-', '\\'];
 
+/** Colour on a terminal, unless the user opted out (https://no-color.org). */
+function paint(format: Parameters<typeof styleText>[0], text: string): string {
+  return process.env.NO_COLOR ? text : styleText(format, text);
+}
+
 /** On a terminal: narrative lines scroll, and one status line under them is redrawn in place. */
 class TerminalView implements View {
   readonly #out: Output;
@@ -42,7 +47,7 @@ class TerminalView implements View {
     this.#name = scenario.name;
     this.#progress = { faults: 0, attempts: 0, state: 'starting' };
     this.#started = performance.now();
-    this.#out.write(`${styleText('bold', `[${index}/${total}] ${scenario.name}`)}: ${scenario.title}\n`);
+    this.#out.write(`${paint('bold', `[${index}/${total}] ${scenario.name}`)}: ${scenario.title}\n`);
     this.#draw();
     // Keeps the spinner and the clock moving while the scenario waits; unref'd so that it can
     // never hold the process open, and stopped in end() anyway.
@@ -54,7 +59,7 @@ class TerminalView implements View {
   }
 
   log(line: string): void {
-    this.#out.write(`\r\x1b[2K${styleText('dim', '   |')} ${line}\n`);
+    this.#out.write(`\r\x1b[2K${paint('dim', '   |')} ${line}\n`);
     this.#draw();
   }
 
@@ -66,7 +71,7 @@ class TerminalView implements View {
   end(result: ScenarioResult): void {
     clearInterval(this.#ticker);
     this.#ticker = undefined;
-    const mark = result.outcome === 'ok' ? styleText('green', 'ok') : styleText('red', 'FAILED');
+    const mark = result.outcome === 'ok' ? paint('green', 'ok') : paint('red', 'FAILED');
     this.#out.write(`\r\x1b[2K   ${mark} ${endLine(result)}\n\n`);
   }
 
@@ -77,7 +82,7 @@ class TerminalView implements View {
     // One line exactly: a line that wrapped could not be redrawn in place.
     const width = Math.max(20, (this.#out.columns ?? 80) - 1);
     const fitted = line.length > width ? `${line.slice(0, width - 3)}...` : line;
-    this.#out.write(`\r\x1b[2K${styleText('cyan', fitted)}`);
+    this.#out.write(`\r\x1b[2K${paint('cyan', fitted)}`);
   }
 }
 
@@ -130,17 +135,18 @@ export async function runScenarios(scenarios: readonly Scenario[], { out, signal
     if (signal?.aborted) break;
     view.begin(scenario, i + 1, scenarios.length);
     let result: ScenarioResult;
+    let last: ScenarioProgress | undefined;
     try {
       result = await scenario.run(
         (line) => view.log(line),
         signal,
-        (progress) => view.progress(progress),
+        (progress) => view.progress((last = progress)),
       );
     } catch (error) {
-      view.log(`the scenario threw: ${messageOf(error)}`);
+      view.log(signal?.aborted ? 'interrupted; cleaned up' : `the scenario threw: ${messageOf(error)}`);
       result = {
         name: scenario.name,
-        faultsInjected: 0,
+        faultsInjected: last?.faults ?? 0,
         faultList: [],
         whatTheLibraryDid: signal?.aborted ? 'interrupted' : `threw: ${messageOf(error)}`,
         recoveredInMs: undefined,
@@ -162,15 +168,20 @@ export function summaryTable(results: readonly ScenarioResult[], width = 120): s
   const header = ['scenario', 'faults injected', 'what the library did', 'time to recover', 'outcome'];
   const rows = results.map((r) => [
     r.name,
-    `${r.faultsInjected}: ${r.faultList.join(', ')}`,
+    r.faultList.length === 0 ? String(r.faultsInjected) : `${r.faultsInjected}: ${r.faultList.join(', ')}`,
     r.whatTheLibraryDid,
     formatMs(r.recoveredInMs),
     r.outcome,
   ]);
-  // Fixed columns take what their longest cell needs; the two prose columns share the rest.
-  const fixed = [0, 3, 4].map((c) => Math.max(...[header, ...rows].map((row) => row[c]!.length)));
+  // Fixed columns take what their header and longest cell need (on a narrow screen, their
+  // header wraps); the two prose columns share the rest, wrapped.
   const frame = 3 * header.length + 1;
-  const rest = Math.max(40, width - frame - fixed.reduce((a, b) => a + b, 0));
+  const fixedWidths = (headerWidth: (text: string) => number): number[] =>
+    [0, 3, 4].map((c) => Math.max(headerWidth(header[c]!), ...rows.map((row) => row[c]!.length)));
+  const longestWord = (text: string): number => Math.max(...text.split(' ').map((word) => word.length));
+  let fixed = fixedWidths((text) => text.length);
+  if (width - frame - sum(fixed) < 60) fixed = fixedWidths(longestWord);
+  const rest = Math.max(30, width - frame - sum(fixed));
   const faultsWidth = Math.floor(rest * 0.4);
   const widths = [fixed[0]!, faultsWidth, rest - faultsWidth, fixed[1]!, fixed[2]!];
 
@@ -183,6 +194,10 @@ export function summaryTable(results: readonly ScenarioResult[], width = 120): s
   const lines = [rule, ...render(header), rule];
   for (const row of rows) lines.push(...render(row), rule);
   return lines.join('\n');
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 /** Words into lines of at most `width` characters (a longer word is cut). */
@@ -226,12 +241,13 @@ export async function runMain(scenarios: readonly Scenario[], out: Output = proc
   } finally {
     process.off('SIGINT', onSigint);
   }
-  const width = out.isTTY ? Math.max(80, out.columns ?? 80) : 120;
+  // One column short of the terminal: a line that fills it exactly wraps on some terminals.
+  const width = out.isTTY ? Math.max(80, (out.columns ?? 81) - 1) : 120;
   out.write(`${summaryTable(results, width)}\n`);
   const ok = results.filter((r) => r.outcome === 'ok').length;
   const complete = results.length === scenarios.length;
   const verdict = `${ok} of ${scenarios.length} scenarios ended as expected${complete ? '' : ' (interrupted)'}`;
-  out.write(`${out.isTTY ? styleText(ok === scenarios.length ? 'green' : 'red', verdict) : verdict}\n`);
+  out.write(`${out.isTTY ? paint(ok === scenarios.length ? 'green' : 'red', verdict) : verdict}\n`);
   process.exitCode = interrupt.signal.aborted ? 130 : ok === scenarios.length ? 0 : 1;
 
   const watchdog = setTimeout(() => {

@@ -119,9 +119,14 @@ export function formatMs(ms: number | undefined): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** A timer that the scenario's signal cancels (the whole scenario stops at once when aborted). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return sleep(ms, undefined, signal === undefined ? undefined : { signal });
+/** A timer that the signal cancels, rejecting with `signal.reason` (the scenario stops at once). */
+export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return sleep(ms);
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (error) {
+    throw signal.aborted ? signal.reason : error;
+  }
 }
 
 /**

@@ -1,0 +1,208 @@
+/**
+ * The five scenarios of examples/, end to end with real timers, real files, real sockets and
+ * real TLS: each must end as expected and leave nothing behind. Then `npm run demo` itself, as a
+ * child process: an unknown name exits 2 with the list, and a run exits 0 by itself with the
+ * summary table. Timing is bounded only where the scenario's own promise is (a refresh within a
+ * second of a rotation); everything else is about order and outcome.
+ */
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import * as certRotation from '../examples/cert-rotation.js';
+import * as gatedRotation from '../examples/gated-rotation.js';
+import * as logStream from '../examples/log-stream.js';
+import * as offlineStartup from '../examples/offline-startup.js';
+import type { ScenarioProgress, ScenarioResult, ScenarioRun } from '../examples/support/scenario.js';
+import * as tokenRefresher from '../examples/token-refresher.js';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+/** Temp directories the scenarios create (KubeletVolume's own prefix is shared with other tests). */
+const PREFIXES = ['ridethrough-cert-rotation-', 'ridethrough-token-refresher-', 'ridethrough-log-stream-'];
+const ourTempDirs = async (): Promise<string[]> =>
+  (await readdir(tmpdir())).filter((name) => PREFIXES.some((prefix) => name.startsWith(prefix))).sort();
+
+/**
+ * What is active now beyond `baseline` (counted by kind), once closing handles have had up to
+ * two seconds to go: a socket destroyed or an inotify watch closed is released on a later turn.
+ */
+async function leftovers(baseline: readonly string[]): Promise<string[]> {
+  const extra = (): string[] => {
+    const remaining = [...baseline];
+    return process.getActiveResourcesInfo().filter((kind) => {
+      const i = remaining.indexOf(kind);
+      if (i === -1) return true;
+      remaining.splice(i, 1);
+      return false;
+    });
+  };
+  const deadline = Date.now() + 2_000;
+  while (extra().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return extra();
+}
+
+interface Observed {
+  result: ScenarioResult;
+  lines: string[];
+  progress: ScenarioProgress[];
+}
+
+/** Runs a scenario the way the demo does, and checks what every scenario must do. */
+async function runScenario(run: ScenarioRun, name: string): Promise<Observed> {
+  const tempBefore = await ourTempDirs();
+  const baseline = process.getActiveResourcesInfo();
+  const lines: string[] = [];
+  const progress: ScenarioProgress[] = [];
+  const result = await run(
+    (line) => lines.push(line),
+    undefined,
+    (p) => progress.push(p),
+  );
+  // The log in the failure message says what went wrong.
+  expect(result.outcome, `${name} log:\n${lines.join('\n')}\ndetails: ${JSON.stringify(result.details)}`).toBe('ok');
+  expect(result.name).toBe(name);
+  expect(result.faultsInjected).toBeGreaterThan(0);
+  expect(result.faultList.length).toBeGreaterThan(0);
+  expect(result.whatTheLibraryDid).not.toBe('');
+  expect(result.recoveredInMs).toBeGreaterThanOrEqual(0);
+  // The live progress line and the summary cannot disagree.
+  expect(progress.at(-1)).toMatchObject({ faults: result.faultsInjected, state: 'done' });
+  expect(await leftovers(baseline)).toEqual([]);
+  expect(await ourTempDirs()).toEqual(tempBefore);
+  return { result, lines, progress };
+}
+
+describe('the scenarios, end to end', () => {
+  it('cert-rotation: retries the rotation with backoff, fails the key-less file at once', async () => {
+    const { result, lines } = await runScenario(certRotation.run, 'cert-rotation');
+    const d = result.details as { attempts: number; fingerprint: string; expectedFingerprint: string; keylessAttempts: number; keylessVerdict: unknown };
+    expect(d.attempts).toBeGreaterThan(1);
+    expect(d.fingerprint).toBe(d.expectedFingerprint);
+    expect(d.keylessAttempts).toBe(1);
+    expect(d.keylessVerdict).toEqual({ kind: 'permanent', reason: 'marked permanent' });
+    expect(lines).toContainEqual(expect.stringMatching(/^recovered after \d+ attempts/));
+    expect(lines).toContainEqual(expect.stringMatching(/ENOENT \(transient\)/));
+    expect(result.faultList).toEqual(['files missing', 'files empty', 'certificate half-written', 'key file without a private key']);
+  });
+
+  it('token-refresher: follows every rotation, never shows a partial kubeconfig, survives a missing directory', async () => {
+    const { result } = await runScenario(tokenRefresher.run, 'token-refresher');
+    const d = result.details as {
+      latencies: number[];
+      reads: number;
+      partialReads: number;
+      startedIn: string;
+      endMode: string;
+      retriesWhileMissing: number;
+      wakes: Record<string, number>;
+    };
+    expect(d.latencies).toHaveLength(4);
+    // The scenario's own promise: a refresh within a second of each kubelet swap.
+    for (const ms of d.latencies) expect(ms).toBeLessThanOrEqual(1_000);
+    expect(d.reads).toBeGreaterThan(0);
+    expect(d.partialReads).toBe(0);
+    expect(d.startedIn).toBe('timer-only');
+    expect(d.retriesWhileMissing).toBeGreaterThan(0);
+    expect(d.endMode).toBe('watching');
+    expect(d.wakes.change).toBeGreaterThanOrEqual(4);
+    expect(d.wakes.timer).toBeGreaterThanOrEqual(1);
+  });
+
+  it('offline-startup: serves from the mounted config with the API down, keeps the last good version', async () => {
+    const { result, lines } = await runScenario(offlineStartup.run, 'offline-startup');
+    const d = result.details as { refused: number; served: string[]; hash: string; operatorHash: string };
+    expect(d.refused).toBeGreaterThan(0);
+    expect(d.served).toEqual(['info', 'debug', 'debug', 'warn']);
+    expect(d.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(d.hash).toBe(d.operatorHash);
+    expect(lines).toContainEqual(expect.stringContaining(`example.com/config-hash: "${d.hash}"`));
+  });
+
+  it('log-stream: rides through TLS alert 80 and 503, waits for the final status, stops on NotFound', async () => {
+    const { result } = await runScenario(logStream.run, 'log-stream');
+    const d = result.details as { alerts: number; unavailable: number; lines: string[]; notFinal: number; goneAttempts: number; goneVerdict: unknown };
+    expect(d.alerts).toBeGreaterThan(0);
+    expect(d.unavailable).toBeGreaterThan(0);
+    expect(d.lines).toHaveLength(5);
+    expect(d.lines.at(-1)).toMatch(/job complete$/);
+    expect(d.notFinal).toBeGreaterThan(0);
+    expect(d.goneAttempts).toBe(1);
+    expect(d.goneVerdict).toEqual({ kind: 'permanent', reason: 'Kubernetes NotFound' });
+    // Every refused handshake the client saw is one the stand-in sent.
+    expect(result.faultList).toContain(`TLS alert 80${d.alerts > 1 ? ` x${d.alerts}` : ''}`);
+  });
+
+  it('gated-rotation: rotates only once all five checks pass on all three gateways', async () => {
+    const { result, lines } = await runScenario(gatedRotation.run, 'gated-rotation');
+    const d = result.details as { readyAt: Record<string, number>; activeKeys: unknown[]; rotatedWhenReady: unknown[] };
+    expect(d.rotatedWhenReady).toEqual([true, true, true]);
+    expect(new Set(d.activeKeys)).toEqual(new Set(['key-2025-01']));
+    expect(d.readyAt['gw-1']).toBeLessThanOrEqual(d.readyAt['gw-2']!);
+    expect(d.readyAt['gw-2']).toBeLessThanOrEqual(d.readyAt['gw-3']!);
+    // The per-gateway report was printed while waiting, and the last one said all ready.
+    expect(lines).toContainEqual(expect.stringMatching(/gw-3: not ready, \d of 5 checks failed/));
+    expect(lines).toContainEqual('  ready: all 3 subjects ready');
+  });
+});
+
+describe('aborting a scenario', () => {
+  it.each([
+    ['token-refresher', tokenRefresher.run],
+    ['log-stream', logStream.run],
+  ] as const)('%s stops at once on abort and leaves nothing behind', async (_name, run) => {
+    const tempBefore = await ourTempDirs();
+    const baseline = process.getActiveResourcesInfo();
+    const controller = new AbortController();
+    const reason = new Error('stop the scenario');
+    setTimeout(() => controller.abort(reason), 700);
+    const started = Date.now();
+    await expect(run(() => {}, controller.signal)).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await leftovers(baseline)).toEqual([]);
+    expect(await ourTempDirs()).toEqual(tempBefore);
+  });
+});
+
+/** Runs `npm run demo`'s command with arguments; resolves with what it printed and how it exited. */
+function demo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    // A demo that does not exit by itself is a failure: kill it rather than hang the suite.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run demo', () => {
+  it('exits 2 with the list of scenarios for an unknown name', async () => {
+    const { code, stdout, stderr } = await demo(['no-such-scenario']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('unknown scenario: no-such-scenario');
+    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation']) {
+      expect(stderr).toContain(name);
+    }
+  });
+
+  it('runs one scenario, prints plain lines and the summary table when piped, and exits 0 by itself', async () => {
+    const { code, stdout, stderr } = await demo(['offline-startup']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('\x1b['); // no cursor movement or colour when piped
+    expect(stdout).toContain('[1/1] offline-startup: ');
+    expect(stdout).toMatch(/ {2}> faults \d+, attempts \d+: /);
+    expect(stdout).toMatch(/\| scenario +\| faults injected +\| what the library did +\| time to recover \| outcome \|/);
+    expect(stdout).toMatch(/\| offline-startup \|.*\| ok +\|/);
+    expect(stdout).toContain('1 of 1 scenarios ended as expected');
+  });
+});

@@ -4,14 +4,17 @@
  * a hand-written temp + fsync + rename + fsync(dir), and plain fs.promises.writeFile, as ratios to
  * write-file-atomic; then `skipIfUnchanged` on unchanged content against a durable write.
  *
+ * The files live under the OS temp directory (put TMPDIR on the disk you care about). The write
+ * tables are repeated on /dev/shm when it is a different file system: on tmpfs an fsync costs
+ * nothing, which shows the cost of each code path without the disk's.
+ *
  * The writers are measured in turns (short bursts, round robin), so that the noise of a shared
- * machine falls on all of them alike. The files live under the OS temp directory: put
- * TMPDIR on the disk you care about.
+ * machine falls on all of them alike.
  */
 import { createRequire } from 'node:module';
-import { mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFile as atomicallyWriteFile } from 'atomically';
 import { atomicWriteFile } from 'ridethrough/files';
 import { printTable, type Row } from './harness.js';
@@ -23,8 +26,7 @@ const writeFileAtomic = createRequire(import.meta.url)('write-file-atomic') as (
   options?: { fsync?: boolean },
 ) => Promise<void>;
 
-const SECONDS_PER_SIZE = 12;
-const dir = await mkdtemp(join(tmpdir(), 'ridethrough-bench-files-'));
+const SECONDS_PER_SIZE = 8;
 
 /** What careful code does by hand: exclusive temp, write, fsync, rename, fsync the directory. */
 let handWrittenCounter = 0;
@@ -38,7 +40,7 @@ async function handWritten(file: string, data: Uint8Array): Promise<void> {
     await handle.close();
   }
   await rename(temp, file);
-  const directory = await open(dir, 'r');
+  const directory = await open(dirname(file), 'r');
   try {
     await directory.sync();
   } finally {
@@ -81,41 +83,56 @@ const sizes: Array<[label: string, bytes: number]> = [
   ['1 KiB', 1024],
   ['256 KiB', 256 * 1024],
 ];
-for (const [label, bytes] of sizes) {
-  // Two contents that alternate, so each write really changes the file.
-  const contents = [Buffer.alloc(bytes, 'a'), Buffer.alloc(bytes, 'b')];
-  const cases = writers.map(([name, write], i): [string, () => Promise<unknown>] => {
-    const file = join(dir, `w${i}-${bytes}`);
-    let n = 0;
-    return [name, () => write(file, contents[n++ & 1]!)];
-  });
-  const ns = await inTurns(cases, SECONDS_PER_SIZE);
-  const baseline = ns[0]!;
-  const rows: Row[] = cases.map(([name], i) => ({
-    name,
-    value: 1e9 / ns[i]!,
-    unit: 'ops/s',
-    ratio: baseline / ns[i]!,
-  }));
-  printTable(`writes per second, ${label} (ratio: rate / write-file-atomic's rate, higher is faster)`, rows);
+
+async function writeTables(dir: string, where: string): Promise<void> {
+  for (const [label, bytes] of sizes) {
+    // Two contents that alternate, so each write really changes the file.
+    const contents = [Buffer.alloc(bytes, 'a'), Buffer.alloc(bytes, 'b')];
+    const cases = writers.map(([name, write], i): [string, () => Promise<unknown>] => {
+      const file = join(dir, `w${i}-${bytes}`);
+      let n = 0;
+      return [name, () => write(file, contents[n++ & 1]!)];
+    });
+    const ns = await inTurns(cases, SECONDS_PER_SIZE);
+    const baseline = ns[0]!;
+    const rows: Row[] = cases.map(([name], i) => ({ name, value: 1e9 / ns[i]!, unit: 'ops/s', ratio: baseline / ns[i]! }));
+    printTable(`writes per second, ${label}, ${where} (ratio: rate / write-file-atomic's rate, higher is faster)`, rows);
+  }
 }
 
-for (const [label, bytes] of sizes) {
-  const file = join(dir, `skip-${bytes}`);
-  const content = Buffer.alloc(bytes, 'c');
-  await atomicWriteFile(file, content);
-  const [durableWriteNs, skipNs] = await inTurns(
-    [
-      ['durable write', () => atomicWriteFile(file, content)],
-      ['skip', () => atomicWriteFile(file, content, { skipIfUnchanged: true })],
-    ],
-    SECONDS_PER_SIZE / 2,
-  );
-  const durable = durableWriteNs!;
-  printTable(`skipIfUnchanged on unchanged content, ${label} (ratio: speed-up over a durable write)`, [
-    { name: 'atomicWriteFile, durable write', value: 1e9 / durable, unit: 'ops/s', ratio: 1 },
-    { name: 'atomicWriteFile, skipIfUnchanged, unchanged', value: 1e9 / skipNs!, unit: 'ops/s', ratio: durable / skipNs! },
-  ]);
+async function skipTables(dir: string): Promise<void> {
+  for (const [label, bytes] of sizes) {
+    const file = join(dir, `skip-${bytes}`);
+    const content = Buffer.alloc(bytes, 'c');
+    await atomicWriteFile(file, content);
+    const [durableNs, skipNs] = await inTurns(
+      [
+        ['durable write', () => atomicWriteFile(file, content)],
+        ['skip', () => atomicWriteFile(file, content, { skipIfUnchanged: true })],
+      ],
+      SECONDS_PER_SIZE / 2,
+    );
+    printTable(`skipIfUnchanged on unchanged content, ${label} (ratio: speed-up over a durable write)`, [
+      { name: 'atomicWriteFile, durable write', value: 1e9 / durableNs!, unit: 'ops/s', ratio: 1 },
+      { name: 'atomicWriteFile, skipIfUnchanged, unchanged', value: 1e9 / skipNs!, unit: 'ops/s', ratio: durableNs! / skipNs! },
+    ]);
+  }
 }
 
-await rm(dir, { recursive: true, force: true });
+const diskDir = await mkdtemp(join(tmpdir(), 'ridethrough-bench-files-'));
+try {
+  await writeTables(diskDir, `in ${tmpdir()}`);
+  await skipTables(diskDir);
+} finally {
+  await rm(diskDir, { recursive: true, force: true });
+}
+
+const shm = await stat('/dev/shm').catch(() => undefined);
+if (shm?.isDirectory() && shm.dev !== (await stat(tmpdir())).dev) {
+  const shmDir = await mkdtemp('/dev/shm/ridethrough-bench-files-');
+  try {
+    await writeTables(shmDir, 'on tmpfs /dev/shm, where fsync is free');
+  } finally {
+    await rm(shmDir, { recursive: true, force: true });
+  }
+}

@@ -9,7 +9,7 @@
  * the rename. See docs/guides/atomic-writes.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readlinkSync, type Stats } from 'node:fs';
+import { constants as fsConstants, readlinkSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -208,7 +208,10 @@ export interface AtomicWriteResult {
 export interface AtomicWriteEvent {
   /** The path as given, made absolute. */
   readonly path: string;
-  /** The file actually replaced (differs from `path` when `path` is a symlink); `undefined` if it failed before knowing. */
+  /**
+   * The file replaced (differs from `path` when `path` is a symlink); `path` when
+   * `skipIfUnchanged` found nothing to do; `undefined` if the call failed before knowing.
+   */
   readonly target: string | undefined;
   /** Whether the file was replaced. */
   readonly written: boolean;
@@ -353,19 +356,22 @@ function publishWrite(
 
 async function writeAtomically(file: string, bytes: Uint8Array, config: WriteConfig, report: WriteReport): Promise<AtomicWriteResult> {
   const { signal } = config;
+  let hash: string | undefined;
+  if (config.skipIfUnchanged) {
+    const comparing = holdsSameContent(file, bytes, config.mode);
+    hash = report.hash = sha256Hex(bytes); // while the read is under way
+    if (await comparing) {
+      report.target = file;
+      return { written: false, hash };
+    }
+    signal?.throwIfAborted();
+  }
   const { target, existing } = await resolveTarget(file);
   report.target = target;
   if (existing?.isDirectory()) throw isDirectoryError(target);
   // A device, FIFO or socket would be replaced by a regular file: never what was meant.
   if (existing && !existing.isFile()) throw notRegularFileError(target, existing);
   const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
-  let hash: string | undefined;
-  if (config.skipIfUnchanged && existing && existing.size === bytes.length && (existing.mode & 0o7777) === mode) {
-    const comparing = sameBytesOnDisk(target, bytes);
-    hash = report.hash = sha256Hex(bytes); // while the read is under way
-    if (await comparing) return { written: false, hash };
-  }
-  signal?.throwIfAborted();
 
   const directory = dirname(target);
   const stem = tempStem(basename(target));
@@ -423,15 +429,32 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
   return { written: true, hash };
 }
 
-/** Whether `target` holds exactly `bytes`: one read of one byte more than expected tells. */
-async function sameBytesOnDisk(target: string, bytes: Uint8Array): Promise<boolean> {
-  const handle = await open(target, 'r');
+/**
+ * Whether `file` (through any symlink) is a regular file holding exactly `bytes`, with permission
+ * bits `mode` if given. Three round trips: open, then read and stat together, then close. Any
+ * failure (no file, no read permission) just means "write it".
+ */
+async function holdsSameContent(file: string, bytes: Uint8Array, mode: number | undefined): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (for a regular file it changes nothing).
+    handle = await open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch {
+    return false;
+  }
   try {
     const buffer = Buffer.allocUnsafe(bytes.length + 1);
-    // A regular file reads short only at its end, so one read sees all of it, or that it grew.
-    // (Past 2 GiB, Linux caps a read: such a file is just rewritten.)
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return bytesRead === bytes.length && buffer.subarray(0, bytesRead).equals(bytes);
+    // A regular file reads short only at its end, so one read of a byte more than expected sees
+    // all of it, or that it is longer. (Past 2 GiB, Linux caps a read: such a file is rewritten.)
+    const [stats, { bytesRead }] = await Promise.all([handle.stat(), handle.read(buffer, 0, buffer.length, 0)]);
+    return (
+      stats.isFile() &&
+      (mode === undefined || (stats.mode & 0o7777) === mode) &&
+      bytesRead === bytes.length &&
+      buffer.subarray(0, bytesRead).equals(bytes)
+    );
+  } catch {
+    return false;
   } finally {
     await handle.close();
   }

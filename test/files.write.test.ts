@@ -333,6 +333,21 @@ describe('atomicWriteFile: skipIfUnchanged', () => {
     expect((await atomicWriteFile(join(dir, 'new'), 'x', { skipIfUnchanged: true })).written).toBe(true);
   });
 
+  it('compares through a symlink, and never hangs on a FIFO or mistakes a directory for content', async () => {
+    await writeFile(join(dir, 'real'), 'same');
+    await symlink('real', join(dir, 'link'));
+    expect((await atomicWriteFile(join(dir, 'link'), 'same', { skipIfUnchanged: true })).written).toBe(false);
+    expect((await atomicWriteFile(join(dir, 'link'), 'new', { skipIfUnchanged: true })).written).toBe(true);
+    expect((await lstat(join(dir, 'link'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(dir, 'real'), 'utf8')).toBe('new');
+
+    const fifo = join(dir, 'fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    await expect(atomicWriteFile(fifo, '', { skipIfUnchanged: true })).rejects.toMatchObject({ code: 'EINVAL' });
+    await mkdir(join(dir, 'adir'));
+    await expect(atomicWriteFile(join(dir, 'adir'), '', { skipIfUnchanged: true })).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+
   it('wakes no watcher when nothing changed', async () => {
     const file = join(dir, 'watched');
     await atomicWriteFile(file, 'same');

@@ -131,7 +131,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
   };
 
   let lastError = '';
-  const options = (part: string, modes: WatchMode[]): WatchOptions => ({
+  const options = (part: string, modes: WatchMode[], onWatching?: () => void): WatchOptions => ({
     intervalMs: quarterOfRemainingLife,
     jitter: 1,
     debounceMs: 20,
@@ -140,6 +140,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     onModeChange: ({ mode, previous }) => {
       modes.push(mode);
       if (mode !== 'closed') log(`${part}: watcher ${previous} -> ${mode}`);
+      if (mode === 'watching') onWatching?.();
     },
     onError: (error, { source }) => {
       // The same failure again is the same outage: one line for it.
@@ -200,12 +201,13 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     const lateDir = join(work, 'late-volume');
     const lateToken = join(lateDir, 'token');
     const modes2: WatchMode[] = [];
+    const watching = deferred();
     current = undefined;
     explained = false;
     tally.fault('token directory missing at start', 'part 2: the refresher starts before its token volume exists');
     tally.state('token directory missing: timer-only');
     const wakesBeforeMissing = { ...wakes };
-    const late = watchWithFallback(lateToken, ({ reason }) => refresh(lateToken, reason), options('part 2', modes2));
+    const late = watchWithFallback(lateToken, ({ reason }) => refresh(lateToken, reason), options('part 2', modes2, watching.resolve));
     watchers.push(late);
     await late.ready;
     const startedIn = late.mode;
@@ -216,6 +218,8 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     volumes.push(await KubeletVolume.create({ token: appearingToken }, { dir: lateDir }));
     tally.state('the token volume appeared');
     await within(5_000, 'the refresh after the volume appeared', refreshed(appearingToken), signal);
+    // The refresh may have come from a timer run just before the watch was re-armed.
+    await within(5_000, 'the watch re-armed', watching.promise, signal);
     tally.state('watching the token again');
     const backAfter = Math.round(refreshedAt.get(appearingToken)! - appearedAt);
     log(`${retriesWhileMissing} timer runs failed while it was missing; the refresher kept going`);

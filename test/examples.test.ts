@@ -6,10 +6,11 @@
  * second of a rotation); everything else is about order and outcome.
  */
 import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as certRotation from '../examples/cert-rotation.js';
 import * as gatedRotation from '../examples/gated-rotation.js';
 import * as logStream from '../examples/log-stream.js';
@@ -19,10 +20,22 @@ import * as tokenRefresher from '../examples/token-refresher.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
-/** Temp directories the scenarios create (KubeletVolume's own prefix is shared with other tests). */
-const PREFIXES = ['ridethrough-cert-rotation-', 'ridethrough-token-refresher-', 'ridethrough-log-stream-'];
-const ourTempDirs = async (): Promise<string[]> =>
-  (await readdir(tmpdir())).filter((name) => PREFIXES.some((prefix) => name.startsWith(prefix))).sort();
+/**
+ * Each test gets a temp directory of its own as `TMPDIR` (os.tmpdir() reads it on every call), so
+ * that "the scenario removed every directory it made" can be checked even when other tests run.
+ */
+let scratch: string;
+const savedTmpdir = process.env.TMPDIR;
+beforeEach(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'ridethrough-examples-test-'));
+  process.env.TMPDIR = scratch;
+});
+afterEach(async () => {
+  if (savedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmpdir;
+  await rm(scratch, { recursive: true, force: true });
+});
+const leftBehindInTmpdir = (): Promise<string[]> => readdir(scratch);
 
 /**
  * What is active now beyond `baseline` (counted by kind), once closing handles have had up to
@@ -51,7 +64,6 @@ interface Observed {
 
 /** Runs a scenario the way the demo does, and checks what every scenario must do. */
 async function runScenario(run: ScenarioRun, name: string): Promise<Observed> {
-  const tempBefore = await ourTempDirs();
   const baseline = process.getActiveResourcesInfo();
   const lines: string[] = [];
   const progress: ScenarioProgress[] = [];
@@ -70,7 +82,7 @@ async function runScenario(run: ScenarioRun, name: string): Promise<Observed> {
   // The live progress line and the summary cannot disagree.
   expect(progress.at(-1)).toMatchObject({ faults: result.faultsInjected, state: 'done' });
   expect(await leftovers(baseline)).toEqual([]);
-  expect(await ourTempDirs()).toEqual(tempBefore);
+  expect(await leftBehindInTmpdir()).toEqual([]);
   return { result, lines, progress };
 }
 
@@ -152,7 +164,6 @@ describe('aborting a scenario', () => {
     ['token-refresher', tokenRefresher.run],
     ['log-stream', logStream.run],
   ] as const)('%s stops at once on abort and leaves nothing behind', async (_name, run) => {
-    const tempBefore = await ourTempDirs();
     const baseline = process.getActiveResourcesInfo();
     const controller = new AbortController();
     const reason = new Error('stop the scenario');
@@ -161,14 +172,18 @@ describe('aborting a scenario', () => {
     await expect(run(() => {}, controller.signal)).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await leftovers(baseline)).toEqual([]);
-    expect(await ourTempDirs()).toEqual(tempBefore);
+    expect(await leftBehindInTmpdir()).toEqual([]);
   });
 });
 
 /** Runs `npm run demo`'s command with arguments; resolves with what it printed and how it exited. */
 function demo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The real temp directory, so that tsx finds its compile cache there.
+    const env = { ...process.env };
+    if (savedTmpdir === undefined) delete env.TMPDIR;
+    else env.TMPDIR = savedTmpdir;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

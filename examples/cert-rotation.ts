@@ -148,7 +148,8 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     tally.attempt();
     const keylessMs = since(keylessStarted);
     const verdict = classify(keylessError);
-    log(`key-less file: failed at once after ${keylessAttempts} attempt in ${formatMs(keylessMs)} (${verdict.kind}): ${messageOf(keylessError)}`);
+    const reason = messageOf(keylessError).replaceAll(`${dir}/`, '');
+    log(`key-less file: failed at once after ${keylessAttempts} attempt in ${formatMs(keylessMs)} (${verdict.kind}): ${reason}`);
 
     const ok =
       loaded.fingerprint === pair.fingerprint &&

@@ -144,7 +144,8 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     },
     onError: (error, { source }) => {
       // The same failure again is the same outage: one line for it.
-      const text = `${part}: ${source === 'wake' ? 'refresh failed' : 'cannot watch'}: ${messageOf(error)}`;
+      // Paths relative to the scenario's temp directory: shorter, and the same on every run.
+      const text = `${part}: ${source === 'wake' ? 'refresh failed' : 'cannot watch'}: ${messageOf(error).replaceAll(`${work}/`, '')}`;
       if (text !== lastError) log(`${text} (retrying on the timer)`);
       lastError = text;
     },
@@ -222,7 +223,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     await within(5_000, 'the watch re-armed', watching.promise, signal);
     tally.state('watching the token again');
     const backAfter = Math.round(refreshedAt.get(appearingToken)! - appearedAt);
-    log(`${retriesWhileMissing} timer runs failed while it was missing; the refresher kept going`);
+    log(`${retriesWhileMissing} refresh runs failed while it was missing (on the retry schedule); the refresher kept going`);
     log(`the volume appeared; kubeconfig refreshed ${formatMs(backAfter)} later, watcher ${late.mode}`);
     const lastToken = mintToken(ROTATIONS + 3);
     tally.fault('token rotated by the kubelet');

@@ -675,13 +675,21 @@ function rotatingFileRule(error: unknown): Verdict | undefined {
  * ```
  */
 export const rules: Readonly<{
+  /** Errors marked with {@link permanent} or {@link transient}: the mark is the verdict. */
   markers: Rule;
+  /** An `AbortError` is permanent (`'aborted'`); a `TimeoutError` is transient (`'timed out'`). */
   abort: Rule;
+  /** Node system error codes: `ECONNRESET`, `ENOTFOUND`... transient; `EACCES`, `ENOENT`... permanent. */
   node: Rule;
+  /** undici's (`fetch`'s) error codes: timeouts and socket errors transient, misuse permanent. */
   fetch: Rule;
+  /** TLS alert "internal error" transient; certificate verification failures permanent. */
   tls: Rule;
+  /** A Kubernetes `Status` (thrown, or as `body`), judged by its `reason`, with its Retry-After. */
   kubernetes: Rule;
+  /** An HTTP status: 408, 429, 500, 502, 503, 504 transient, other 4xx and 5xx permanent; reads Retry-After. */
   http: Rule;
+  /** Opt-in: a file caught mid-replacement (missing, empty, half-written PEM or JSON) is transient. */
   rotatingFile: Rule;
 }> = Object.freeze({
   markers: markersRule,

@@ -82,6 +82,10 @@ export type WatchErrorSource =
 
 /** The second argument of `onError`, and the message on `diagnosticsChannels.watch.error`. */
 export interface WatchErrorContext {
+  /**
+   * Where the error came from: `'wake'` (`onWake` failed), `'watch'` (a path is missing or the
+   * file watch failed) or `'interval'` (the `intervalMs` function failed); see {@link WatchErrorSource}.
+   */
   readonly source: WatchErrorSource;
   /** The paths concerned (all the watched paths when it is about the watcher as a whole). */
   readonly paths: readonly string[];
@@ -89,7 +93,9 @@ export interface WatchErrorContext {
 
 /** Given to `onModeChange`, and published on `diagnosticsChannels.watch.mode`. */
 export interface ModeChangeEvent {
+  /** The mode now: `'watching'`, `'timer-only'` or `'closed'` (see {@link WatchMode}). */
   readonly mode: WatchMode;
+  /** The mode it left. A watcher starts in `'timer-only'`, so the first arm reports `'timer-only'` to `'watching'`. */
   readonly previous: WatchMode;
   /** All the paths of the watcher, as given. */
   readonly paths: readonly string[];
@@ -880,6 +886,11 @@ export type LiveConfigErrorSource = WatchErrorSource | 'load' | 'parse' | 'onCha
 
 /** The second argument of `onError` in {@link liveConfig}. */
 export interface LiveConfigErrorContext {
+  /**
+   * Where the error came from: `'load'` (a failed first read, retried), `'parse'` (a new version
+   * rejected, the last good one kept), `'onChange'` (the listener threw), `'wake'` (a failed
+   * re-read), `'watch'` or `'interval'`; see {@link LiveConfigErrorSource}.
+   */
   readonly source: LiveConfigErrorSource;
   /** The configuration file, as given. */
   readonly paths: readonly string[];

@@ -34,7 +34,15 @@ export interface CheckContext {
  * `{ ok: false, detail }` fails with that detail. Anything else is a bug in the check and fails
  * it with a permanent verdict.
  */
-export type CheckOutcome = boolean | string | { readonly ok: boolean; readonly detail?: string };
+export type CheckOutcome =
+  | boolean
+  | string
+  | {
+      /** Whether the check passed. */
+      readonly ok: boolean;
+      /** Why it failed, or a note on a pass; it becomes the result's `detail`. */
+      readonly detail?: string;
+    };
 
 /** One named readiness check of a subject (a gateway pod, a node). It may be async. */
 export type Check<S> = (subject: S, context: CheckContext) => CheckOutcome | PromiseLike<CheckOutcome>;
@@ -77,6 +85,7 @@ export interface Report<S> {
 export interface ReportSet<S> {
   /** True only when every subject is ready. */
   readonly ready: boolean;
+  /** One report per subject, in the order the subjects were given. */
   readonly reports: readonly Report<S>[];
 }
 
@@ -125,7 +134,9 @@ export interface EvaluateAllOptions<S> extends EvaluateOptions {
 export interface ProgressEvent<S> {
   /** 1 for the first evaluation. */
   readonly attempt: number;
+  /** True when this evaluation found every subject ready (the wait then resolves). */
   readonly ready: boolean;
+  /** This evaluation's reports, one per subject, in the order given. */
   readonly reports: readonly Report<S>[];
   /** Milliseconds since `waitUntilReady()` was called. */
   readonly elapsedMs: number;
@@ -275,6 +286,7 @@ export interface ReadinessGate<S> {
  * ```
  */
 export class NotReadyError<S = unknown> extends Error {
+  /** Always `'NotReadyError'`. */
   override readonly name = 'NotReadyError' as const;
   /** The last evaluation, one report per subject. */
   readonly reports: readonly Report<S>[];

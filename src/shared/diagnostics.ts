@@ -20,6 +20,7 @@ import { channel, type Channel } from 'node:diagnostics_channel';
  * ```
  */
 export const diagnosticsChannels = Object.freeze({
+  /** Published by `retry()`, and so also by `readFileWithRetry`, `waitFor` and `waitUntilReady`, which retry through it. */
   retry: Object.freeze({
     /** Before each wait: a {@link RetryEvent}. */
     retry: 'ridethrough:retry:retry',
@@ -28,10 +29,12 @@ export const diagnosticsChannels = Object.freeze({
     /** `retry()` gave up: a {@link GiveUpEvent}. */
     giveUp: 'ridethrough:retry:give-up',
   }),
+  /** Published by `atomicWriteFile()`. */
   files: Object.freeze({
     /** An `atomicWriteFile()` call finished. */
     write: 'ridethrough:files:write',
   }),
+  /** Published by `watchWithFallback()` and `liveConfig()`. */
   watch: Object.freeze({
     /** `onWake` is about to run. */
     wake: 'ridethrough:watch:wake',
@@ -44,6 +47,7 @@ export const diagnosticsChannels = Object.freeze({
     /** `liveConfig` rejected a new version and kept the last good one. */
     configRejected: 'ridethrough:watch:config-rejected',
   }),
+  /** Published by the gates `readinessGate()` returns. */
   gate: Object.freeze({
     /** A subject was evaluated: a readiness report. */
     report: 'ridethrough:gate:report',

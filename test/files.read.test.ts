@@ -5,9 +5,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -174,7 +175,7 @@ describe('readFileWithRetry: failing at once', () => {
     }
     // Root reads anything: ask a child running as nobody.
     const script = fileURLToPath(new URL('./support/read-file-child.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, file], {
+    const { stdout } = await promisify(execFile)(nodeForOthers(), ['--import', 'tsx', script, file], {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
       uid: 65534,
       gid: 65534,
@@ -298,4 +299,25 @@ async function selfSignedCertificate(): Promise<string> {
   });
   if (code !== 0 || !pem.includes('BEGIN CERTIFICATE')) throw new Error(`openssl exited with ${code}`);
   return pem;
+}
+
+/**
+ * A Node binary that a child running as nobody can execute: this one, unless it lives somewhere
+ * only root may enter (Node 24 from `npx node@24` sits under /root/.npm), else the one on PATH.
+ */
+function nodeForOthers(): string {
+  const candidates = [process.execPath, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node'))];
+  const usable = candidates.find((candidate) => {
+    try {
+      if ((statSync(candidate).mode & 0o001) === 0) return false;
+      for (let dir = dirname(candidate); dir !== dirname(dir); dir = dirname(dir)) {
+        if ((statSync(dir).mode & 0o001) === 0) return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (usable === undefined) throw new Error('no Node binary that uid 65534 may execute');
+  return usable;
 }

@@ -49,7 +49,7 @@ async function realApiException429(): Promise<unknown> {
   const api = await startKubeApiServer();
   api.enqueue(kubeStatus('TooManyRequests', { retryAfterSeconds: 1 }));
   try {
-    await api.kubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'default' });
+    await (await api.kubeConfig()).makeApiClient(CoreV1Api).listNamespacedPod({ namespace: 'default' });
     throw new Error('expected an ApiException');
   } catch (error) {
     return error;

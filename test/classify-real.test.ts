@@ -418,7 +418,7 @@ describe('real @kubernetes/client-node errors against the API stand-in', () => {
   let core: CoreV1Api;
   beforeAll(async () => {
     api = await startKubeApiServer();
-    core = api.kubeConfig().makeApiClient(CoreV1Api);
+    core = (await api.kubeConfig()).makeApiClient(CoreV1Api);
   });
   afterAll(() => api.close());
 
@@ -488,7 +488,7 @@ describe('real @kubernetes/client-node errors against the API stand-in', () => {
 
   it('nothing listening: node-fetch FetchError ECONNREFUSED, transient', async () => {
     const down = await startKubeApiServer();
-    const client = down.kubeConfig().makeApiClient(CoreV1Api);
+    const client = (await down.kubeConfig()).makeApiClient(CoreV1Api);
     await down.close();
     await down.close(); // idempotent
     const error = await rejection(client.listNamespacedPod({ namespace: 'default' }));

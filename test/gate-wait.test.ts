@@ -512,7 +512,7 @@ describe('waitFor', () => {
     const api = await startKubeApiServer();
     try {
       api.enqueue(kubeStatus('NotFound', { message: 'pods "job-1" not found', details: { name: 'job-1', kind: 'pods' } }));
-      const core = api.kubeConfig().makeApiClient(CoreV1Api);
+      const core = (await api.kubeConfig()).makeApiClient(CoreV1Api);
       let calls = 0;
       const thrown = await waitFor(
         async () => {

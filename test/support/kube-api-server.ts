@@ -9,17 +9,21 @@
  * A reply can also be `{ reset: true }`: the connection is destroyed without an answer, so the
  * client sees `ECONNRESET`.
  *
+ * `@kubernetes/client-node` is loaded only by `kubeConfig()`, on first use: it takes seconds to
+ * load through tsx, and a user of the stand-in that speaks plain HTTP (the log-stream example)
+ * never needs it.
+ *
  * ```ts
  * const api = await startKubeApiServer();
  * api.enqueue(kubeStatus('TooManyRequests', { retryAfterSeconds: 1 }));
- * const core = api.kubeConfig().makeApiClient(CoreV1Api);
+ * const core = (await api.kubeConfig()).makeApiClient(CoreV1Api);
  * await core.listNamespacedPod({ namespace: 'default' }); // throws ApiException, code 429
  * await api.close();
  * ```
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 
 /** An HTTP answer: status code, JSON body (any value, serialised) and extra headers. */
 export interface KubeApiAnswer {
@@ -59,8 +63,11 @@ export interface KubeApiServer {
   readonly requests: readonly KubeApiRequest[];
   /** Queues replies for the next requests, in order. */
   enqueue(...replies: KubeApiReply[]): void;
-  /** A client-node `KubeConfig` for this server (`skipTLSVerify`, as client-node requires for `http://`). */
-  kubeConfig(): KubeConfig;
+  /**
+   * A client-node `KubeConfig` for this server (`skipTLSVerify`, as client-node requires for
+   * `http://`). Async because it loads `@kubernetes/client-node` on first use.
+   */
+  kubeConfig(): Promise<KubeConfig>;
   /** Stops listening and destroys every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -183,8 +190,10 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     enqueue(...replies: KubeApiReply[]): void {
       queue.push(...replies);
     },
-    kubeConfig(): KubeConfig {
-      const config = new KubeConfig();
+    async kubeConfig(): Promise<KubeConfig> {
+      // Imported here, not at the top: loading it costs seconds through tsx.
+      const clientNode = await import('@kubernetes/client-node');
+      const config = new clientNode.KubeConfig();
       config.loadFromOptions({
         clusters: [{ name: 'stand-in', server: url, skipTLSVerify: true }],
         users: [{ name: 'nobody' }],

@@ -20,6 +20,32 @@ export async function nsPerOp(
   return median(samples);
 }
 
+/**
+ * Median nanoseconds per call of each function, measured in interleaved rounds (a batch of each,
+ * in turn, `rounds` times), so that a change in machine load colours every case alike rather
+ * than whichever case happened to run during it. Use it for anything reported as a ratio.
+ */
+export async function nsPerOpInterleaved(
+  fns: ReadonlyArray<() => unknown>,
+  { rounds = 15, minTimeMs = 100 }: { rounds?: number; minTimeMs?: number } = {},
+): Promise<number[]> {
+  const batches: number[] = [];
+  for (const fn of fns) {
+    let batch = 1;
+    for (;;) {
+      const ns = await runBatch(fn, batch, true);
+      if (ns >= minTimeMs * 1e6 || batch >= 1 << 26) break;
+      batch *= ns < 1e6 ? 10 : 2;
+    }
+    batches.push(batch);
+  }
+  const samples: number[][] = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < fns.length; i++) samples[i]!.push((await runBatch(fns[i]!, batches[i]!, true)) / batches[i]!);
+  }
+  return samples.map(median);
+}
+
 async function runBatch(fn: () => unknown, n: number, isAsync: boolean): Promise<number> {
   const start = process.hrtime.bigint();
   if (isAsync) for (let i = 0; i < n; i++) await fn();

@@ -7,7 +7,7 @@ import { ConstantBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 import { backOff } from 'exponential-backoff';
 import pRetry from 'p-retry';
 import { retry, type Verdict } from 'ridethrough';
-import { heapBytesPer, median, nsPerOp, printTable, type Row } from './harness.js';
+import { heapBytesPer, median, nsPerOpInterleaved, printTable, type Row } from './harness.js';
 
 const ok = async (): Promise<number> => 1;
 const transient: Verdict = { kind: 'transient', reason: 'test' };
@@ -46,7 +46,7 @@ const oneFailure: Array<[string, () => Promise<unknown>]> = [
   ['cockatiel', () => cockatielZero.execute(f4)],
   ['exponential-backoff backOff', () => backOff(f5, { startingDelay: 0, numOfAttempts: 2 })],
 ];
-const oneFailureNs = await measureAll(oneFailure, 100);
+const oneFailureNs = await measureAll(oneFailure, 50);
 printTable('one failure then success, 0 ms delay (ns per call)', ratioRows(oneFailure, oneFailureNs));
 
 // --- abort during a long wait ----------------------------------------------------------------
@@ -131,10 +131,11 @@ printTable(`heap bytes per pending retry (${COUNT.toLocaleString('en-US')} waiti
 console.log('(exponential-backoff takes no signal and its 60 s timers cannot be cancelled, so it is left out of the memory table.)');
 
 // -----------------------------------------------------------------------------------------------
-async function measureAll(cases: Array<[string, () => Promise<unknown>]>, minTimeMs = 250): Promise<number[]> {
-  const out: number[] = [];
-  for (const [, fn] of cases) out.push(await nsPerOp(fn, { minTimeMs }));
-  return out;
+async function measureAll(cases: Array<[string, () => Promise<unknown>]>, minTimeMs = 100): Promise<number[]> {
+  return nsPerOpInterleaved(
+    cases.map(([, fn]) => fn),
+    { minTimeMs },
+  );
 }
 
 function ratioRows(cases: Array<[string, () => Promise<unknown>]>, ns: number[]): Row[] {

@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { classify } from 'ridethrough/classify';
 import { waitFor } from 'ridethrough/gate';
 import { retry } from 'ridethrough/retry';
-import type { KubeApiReply, KubeApiServer } from '../test/support/kube-api-server.js';
+import { kubeStatus, startKubeApiServer, type KubeApiReply, type KubeApiServer } from '../test/support/kube-api-server.js';
 import { startTlsAlertServer, type TlsAlertServer } from '../test/support/tls-alert-server.js';
 import { selfSignedPair } from './support/certs.js';
 import { fetchJson, openResponse } from './support/http.js';
@@ -63,10 +63,6 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
   let kubelet: TlsAlertServer | undefined;
   let api: KubeApiServer | undefined;
   let approval: Promise<void> | undefined;
-  // The API stand-in loads @kubernetes/client-node, which takes seconds through tsx: start
-  // loading it now, so that it is ready by the time the log has been streamed.
-  const apiModule = import('../test/support/kube-api-server.js');
-  apiModule.catch(() => {});
   try {
     tally.state('generating the kubelet serving certificate');
     const serving = await selfSignedPair(dir, 'kubelet', { commonName: 'system:node:worker-7', subjectAltName: 'IP:127.0.0.1', ...withSignal(signal) });
@@ -140,7 +136,6 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     }
 
     // ---- The pod's final state comes a little after the log ends; a deleted pod never gets one.
-    const { kubeStatus, startKubeApiServer } = await apiModule;
     let finalAt = Number.POSITIVE_INFINITY;
     const podUrl = (pod: string): string => `/api/v1/namespaces/demo/pods/${pod}`;
     const respond = (request: { url: string }): KubeApiReply => {
@@ -153,7 +148,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
       return kubeStatus('NotFound', { message: `pods "${request.url.split('/').pop()}" not found`, details: { kind: 'pods' } });
     };
     api = await startKubeApiServer({ respond });
-    // Counted from here rather than from the end of the stream: loading the stand-in may take a while.
+    // The status turns final a fixed time after the API stand-in is up.
     finalAt = performance.now() + STATUS_DELAY_MS;
     const apiUrl = api.url;
     const getPod = async (pod: string, attemptSignal: AbortSignal): Promise<Pod> => {

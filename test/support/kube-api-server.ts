@@ -24,6 +24,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { listenOnLoopback } from './loopback.js';
 
 /** An HTTP answer: status code, JSON body (any value, serialised) and extra headers. */
 export interface KubeApiAnswer {
@@ -171,16 +172,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('kube-api-server: no TCP address');
-  const port = address.port;
+  const port = await listenOnLoopback(server);
   const url = `http://127.0.0.1:${port}`;
 
   return {

@@ -24,6 +24,7 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback.js';
 
 /** The TLS record a kubelet without an approved serving certificate answers a ClientHello with. */
 export const TLS_ALERT_INTERNAL_ERROR: Buffer = Buffer.from([
@@ -84,16 +85,7 @@ export async function startTlsAlertServer(): Promise<TlsAlertServer> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('tls-alert-server: no TCP address');
-  const port = address.port;
+  const port = await listenOnLoopback(server);
 
   return {
     host: '127.0.0.1',

@@ -408,7 +408,8 @@ class WatchLoop {
     this.#armedOnce = true;
     if (this.#isClosed()) return;
     if (this.#s.runOnStart) this.#request('start', this.#s.given);
-    else if (this.#running === undefined) this.#scheduleNext();
+    // A wake() during the arm may have run already and started the timer: keep that one.
+    else if (this.#running === undefined && this.#nextRun === undefined) this.#scheduleNext();
   }
 
   // ---- runs -------------------------------------------------------------------------------
@@ -453,6 +454,8 @@ class WatchLoop {
   }
 
   #scheduleNext(): void {
+    // One timer at a time: one that was replaced but not cancelled would outlive close().
+    this.#cancelNextRun();
     const interval = this.#nextInterval();
     let delay: number;
     let reason: WakeReason;

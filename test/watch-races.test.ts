@@ -1,0 +1,63 @@
+/**
+ * watchWithFallback and liveConfig under adversarial timing: wakes and closes at awkward moments
+ * (before the first arm, during a run, during a re-arm), throwing user callbacks, and what is left
+ * behind afterwards. Real file system and inotify; every wait is bounded in seconds.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { watchWithFallback, type Watcher } from 'ridethrough/watch';
+
+const HOUR = 3_600_000;
+
+let dir: string;
+let file: string;
+const watchers: Watcher[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ridethrough-watch-races-'));
+  file = join(dir, 'token');
+  await writeFile(file, 'v1');
+});
+
+afterEach(async () => {
+  for (const watcher of watchers.splice(0)) await watcher.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Timers and handles (file system requests come and go with any I/O, vitest's own included). */
+function handles(): string[] {
+  return process.getActiveResourcesInfo().filter((r) => !r.startsWith('FSReq'));
+}
+
+/** Asserts that no kind of handle is more numerous than in `before`. */
+function expectNoMoreThan(before: string[]): void {
+  const count = (list: string[], kind: string): number => list.filter((r) => r === kind).length;
+  const after = handles();
+  for (const kind of new Set([...after, ...before])) expect(count(after, kind), kind).toBeLessThanOrEqual(count(before, kind));
+}
+
+describe('timers', () => {
+  it('a wake() before the first arm with runOnStart: false leaves no timer behind after close()', async () => {
+    await new Promise(setImmediate);
+    const before = handles();
+    const reasons: string[] = [];
+    const watcher = watchWithFallback(file, ({ reason }) => void reasons.push(reason), { runOnStart: false, intervalMs: HOUR });
+    watchers.push(watcher);
+    watcher.wake(); // runs while the watch is being armed, and schedules the next timer
+    await watcher.ready;
+    await waitFor(() => reasons.length === 1, 'the manual run');
+    await watcher.close();
+    expect(reasons).toEqual(['manual']);
+    expectNoMoreThan(before);
+  });
+});

@@ -206,7 +206,8 @@ export interface RetryOptions extends BackoffOptions {
   maxAttempts?: number;
   /**
    * Overall budget in milliseconds, from the call, covering attempts and waits. No wait that
-   * would end past it is started (the last error is thrown instead), and the attempt in flight
+   * would end past it is started (the last error is thrown instead, as it is when the deadline
+   * cuts a wait short), and the attempt in flight
    * when it passes is aborted through its signal; `retry` then rejects with a `TimeoutError`
    * whose `cause` is the last error.
    * @defaultValue none
@@ -543,7 +544,11 @@ class Run<T> {
         try {
           await config.clock.sleep(delayMs, callSignal);
         } catch {
-          return this.#giveUp(this.#abortReason(), callSignal!.reason);
+          if (config.signal?.aborted) return this.#giveUp('aborted', config.signal.reason);
+          // The deadline cut a wait that was planned to end before it (timers are coarser than
+          // the clock). No attempt was running: give up with the last error itself, as when a
+          // wait does not fit.
+          return this.#giveUp('deadline', error, verdict);
         }
         this.#attempt++;
       }

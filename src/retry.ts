@@ -543,8 +543,10 @@ class Run<T> {
         if (config.onRetry !== undefined || retryChannel.hasSubscribers) this.#announce(error, verdict, delayMs);
         try {
           await config.clock.sleep(delayMs, callSignal);
-        } catch {
+        } catch (sleepError) {
           if (config.signal?.aborted) return this.#giveUp('aborted', config.signal.reason);
+          // A clock whose sleep rejects with nothing aborted broke its contract: say so as it did.
+          if (!callSignal?.aborted) throw sleepError;
           // The deadline cut a wait that was planned to end before it (timers are coarser than
           // the clock). No attempt was running: give up with the last error itself, as when a
           // wait does not fit.

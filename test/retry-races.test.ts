@@ -34,3 +34,16 @@ describe('retry: the deadline at a wait boundary (real timers)', () => {
     }
   });
 });
+describe('retry: a clock that breaks its contract', () => {
+  it('rejects with what a clock sleep threw when nothing aborted it, instead of a TypeError of its own', async () => {
+    const broken = new Error('clock broke');
+    const clock: Clock = { now: () => 0, sleep: () => Promise.reject(broken) };
+    const outcome = retry(
+      async () => {
+        throw new Error('transient');
+      },
+      { clock, initialDelayMs: 10, classify: () => TRANSIENT },
+    );
+    await expect(outcome).rejects.toBe(broken);
+  });
+});

@@ -44,6 +44,7 @@ export interface BackoffOptions {
   multiplier?: number;
   /**
    * No computed delay exceeds this (a server's Retry-After may ask for more; see {@link retry}).
+   * At most 2147483647 (about 24.8 days, the longest timer Node can set).
    * @defaultValue 30000
    */
   maxDelayMs?: number;
@@ -209,13 +210,13 @@ export interface RetryOptions extends BackoffOptions {
    * would end past it is started (the last error is thrown instead, as it is when the deadline
    * cuts a wait short), and the attempt in flight
    * when it passes is aborted through its signal; `retry` then rejects with a `TimeoutError`
-   * whose `cause` is the last error.
+   * whose `cause` is the last error. At most 2147483647 (the longest timer Node can set).
    * @defaultValue none
    */
   deadlineMs?: number;
   /**
    * A fresh time limit for each attempt: its signal aborts with a `TimeoutError` and the attempt
-   * counts as a transient failure.
+   * counts as a transient failure. At most 2147483647 (the longest timer Node can set).
    * @defaultValue none
    */
   attemptTimeoutMs?: number;
@@ -258,10 +259,12 @@ interface Config {
 }
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
+/** The longest delay setTimeout honours: Node fires a longer one after 1 ms (with a warning). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function resolveSchedule(where: string, o: BackoffOptions): Schedule {
   const initialDelayMs = numberOption(where, 'initialDelayMs', o.initialDelayMs, 100, { min: 0 });
-  const maxDelayMs = numberOption(where, 'maxDelayMs', o.maxDelayMs, 30_000, { min: 0 });
+  const maxDelayMs = numberOption(where, 'maxDelayMs', o.maxDelayMs, 30_000, { min: 0, max: MAX_TIMER_MS });
   if (initialDelayMs > maxDelayMs) {
     throw new RangeError(
       `${where}: option "initialDelayMs" (${initialDelayMs}) must not exceed "maxDelayMs" (${maxDelayMs})`,
@@ -287,8 +290,12 @@ function resolveConfig(options: RetryOptions | undefined): Config {
   const config: Config = {
     schedule: resolveSchedule(where, o),
     maxAttempts: numberOption(where, 'maxAttempts', o.maxAttempts, 10, { min: 1, integer: true, infinite: true }),
-    deadlineMs: optionalNumberOption(where, 'deadlineMs', o.deadlineMs, { min: 0, minExclusive: true }),
-    attemptTimeoutMs: optionalNumberOption(where, 'attemptTimeoutMs', o.attemptTimeoutMs, { min: 0, minExclusive: true }),
+    deadlineMs: optionalNumberOption(where, 'deadlineMs', o.deadlineMs, { min: 0, minExclusive: true, max: MAX_TIMER_MS }),
+    attemptTimeoutMs: optionalNumberOption(where, 'attemptTimeoutMs', o.attemptTimeoutMs, {
+      min: 0,
+      minExclusive: true,
+      max: MAX_TIMER_MS,
+    }),
     signal: signalOption(where, o.signal),
     classify: functionOption<Classifier>(where, 'classify', o.classify) ?? defaultClassify,
     onRetry: functionOption(where, 'onRetry', o.onRetry),
@@ -360,7 +367,7 @@ const ATTEMPT_TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'a
  *
  * - Each error is classified (`classify` option): a permanent one rejects at once; a transient one
  *   is retried after a wait from the schedule, stretched to the server's `retryAfterMs` when the
- *   verdict carries one.
+ *   verdict carries one (up to 2147483647 ms, the longest timer Node can set).
  * - It rejects with the last error itself (same identity, nothing added) when the attempts run
  *   out, the budget is spent or the next wait would end past `deadlineMs`; with `signal.reason`
  *   when the signal aborts; with a `TimeoutError` (cause: the last error) when the deadline passes
@@ -535,7 +542,10 @@ class Run<T> {
         if (this.#attempt >= config.maxAttempts) return this.#giveUp('attempts', error, verdict);
 
         let delayMs = this.#nextDelay();
-        if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > delayMs) delayMs = verdict.retryAfterMs;
+        if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > delayMs) {
+          // A Retry-After of weeks would otherwise become a 1 ms timer and a storm of calls.
+          delayMs = Math.min(verdict.retryAfterMs, MAX_TIMER_MS);
+        }
         if (deadlineMs !== undefined && this.#elapsed() + delayMs >= deadlineMs) {
           return this.#giveUp('deadline', error, verdict);
         }

@@ -328,7 +328,7 @@ describe('waitUntilReady', () => {
     expect(() => gate.waitUntilReady([1, 1])).toThrow(/^waitUntilReady\(\): subjects 0 and 1 have the same key "1"/);
     expect(() => gate.waitUntilReady('gw-1' as never)).toThrow(TypeError);
     expect(() => gate.waitUntilReady([1], { deadlineMs: -1 })).toThrow(
-      new RangeError('waitUntilReady(): option "deadlineMs" must be a finite number > 0, got -1'),
+      new RangeError('waitUntilReady(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got -1'),
     );
     expect(() => gate.waitUntilReady([1], { maxAttempts: 0 })).toThrow(RangeError);
     expect(() => gate.waitUntilReady([1], { onProgress: 5 as never })).toThrow(/option "onProgress" must be a function/);
@@ -607,7 +607,7 @@ describe('waitFor', () => {
     expect(() => waitFor('ready' as never)).toThrow(new TypeError('waitFor(): "condition" must be a function, got "ready"'));
     expect(() => waitFor(() => true, { name: 5 as never })).toThrow(/option "name" must be a string/);
     expect(() => waitFor(() => true, { deadlineMs: Number.NaN })).toThrow(
-      new RangeError('waitFor(): option "deadlineMs" must be a finite number > 0, got NaN'),
+      new RangeError('waitFor(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got NaN'),
     );
     expect(() => waitFor(() => true, { clock: {} as never })).toThrow(TypeError);
   });

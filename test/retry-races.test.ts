@@ -34,6 +34,59 @@ describe('retry: the deadline at a wait boundary (real timers)', () => {
     }
   });
 });
+describe('retry: delays and limits beyond what a timer can hold', () => {
+  it('rejects deadlineMs, attemptTimeoutMs and maxDelayMs above 2147483647 ms at the call, naming the option', () => {
+    const fn = async (): Promise<number> => 1;
+    const cases: Array<[string, object]> = [
+      ['deadlineMs', { deadlineMs: 3e9 }],
+      ['attemptTimeoutMs', { attemptTimeoutMs: MAX_TIMER_MS + 1 }],
+      ['maxDelayMs', { maxDelayMs: 1e12 }],
+    ];
+    for (const [name, options] of cases) {
+      expect(() => retry(fn, options)).toThrow(RangeError);
+      expect(() => retry(fn, options)).toThrow(new RegExp(`^retry\\(\\): option "${name}" must be .*<= ${MAX_TIMER_MS}, got`));
+    }
+    // The limit itself is accepted.
+    const controller = new AbortController();
+    const outcome = retry(fn, { deadlineMs: MAX_TIMER_MS, attemptTimeoutMs: MAX_TIMER_MS, maxDelayMs: MAX_TIMER_MS, signal: controller.signal });
+    return expect(outcome).resolves.toBe(1);
+  });
+
+  it('waits at most 2147483647 ms for a Retry-After that asks for more (a longer timer would fire at once)', async () => {
+    const clock = new FakeClock();
+    const outcome = retry(
+      async ({ attempt }) => {
+        if (attempt === 1) throw new Error('busy');
+        return 'ok';
+      },
+      { clock, classify: () => ({ ...TRANSIENT, retryAfterMs: 40 * 24 * 3600 * 1000 }) },
+    );
+    while (await clock.next());
+    expect(await outcome).toBe('ok');
+    expect(clock.requested).toEqual([MAX_TIMER_MS]);
+  });
+
+  it('does not call fn again soon when a server asks for a Retry-After of weeks (real clock)', async () => {
+    const before = timers();
+    const controller = new AbortController();
+    let calls = 0;
+    const outcome = retry(
+      async () => {
+        calls++;
+        throw new Error('busy');
+      },
+      { signal: controller.signal, clock: realClock, classify: () => ({ ...TRANSIENT, retryAfterMs: 30 * 24 * 3600 * 1000 }) },
+    );
+    outcome.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(calls).toBe(1);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(outcome).rejects.toBe(reason);
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+});
+
 describe('retry: a clock that breaks its contract', () => {
   it('rejects with what a clock sleep threw when nothing aborted it, instead of a TypeError of its own', async () => {
     const broken = new Error('clock broke');

@@ -965,7 +965,8 @@ export interface LiveConfig<T> {
  * (and `diagnosticsChannels.watch.configRejected`) and the last good one stays in `current`.
  *
  * The first read uses {@link readFileWithRetry}: a file missing, empty or half-written is retried
- * until `deadlineMs`; then `liveConfig` rejects with the last error. A process should start from a
+ * until `deadlineMs`; then `liveConfig` rejects with the last error. If `signal` aborts before it
+ * resolves, it rejects with `signal.reason` and leaves nothing running. A process should start from a
  * configuration it can read locally, never from a remote call that fails while the network does.
  *
  * Invalid arguments throw a `TypeError` or `RangeError` naming the option, synchronously.
@@ -1079,6 +1080,11 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
     state = { value: first.value, hash: contentHash(first.content) };
     const { watcher } = new WatchLoop(settings);
     await watcher.ready;
+    // Aborted while the watch was being armed: the watcher closed itself; a closed config is no answer.
+    if (settings.signal?.aborted) {
+      await watcher.close();
+      throw settings.signal.reason;
+    }
     return Object.freeze({
       path: given,
       get current() {

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { watchWithFallback, type Watcher } from 'ridethrough/watch';
+import { liveConfig, watchWithFallback, type Watcher } from 'ridethrough/watch';
 
 const HOUR = 3_600_000;
 
@@ -58,6 +58,26 @@ describe('timers', () => {
     await waitFor(() => reasons.length === 1, 'the manual run');
     await watcher.close();
     expect(reasons).toEqual(['manual']);
+    expectNoMoreThan(before);
+  });
+});
+
+describe('liveConfig', () => {
+  it('rejects with the signal reason, leaving nothing behind, when aborted while the watch is being armed', async () => {
+    await new Promise(setImmediate);
+    const before = handles();
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const loading = liveConfig(file, {
+      intervalMs: HOUR,
+      // The first arm reports 'watching' before liveConfig can resolve: abort right then.
+      onModeChange: ({ mode }) => {
+        if (mode === 'watching') controller.abort(reason);
+      },
+      signal: controller.signal,
+    });
+    await expect(loading).rejects.toBe(reason);
+    await new Promise(setImmediate);
     expectNoMoreThan(before);
   });
 });

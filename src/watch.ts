@@ -176,6 +176,10 @@ export interface Watcher {
   /**
    * Stops the watch, the timers and future runs, aborts the signal of a run in progress and
    * resolves once nothing is left: no timer, no file watch, no run. Idempotent.
+   *
+   * Called from inside `onWake`, do not await it before returning: it waits for that very run,
+   * so the run and every `close()` would wait for each other for ever. Call it and return
+   * (`void watcher.close(); return;`): the promise resolves once the run has returned.
    */
   close(): Promise<void>;
 }

@@ -81,3 +81,35 @@ describe('liveConfig', () => {
     expectNoMoreThan(before);
   });
 });
+
+describe('closing from inside onWake', () => {
+  it('close() called (not awaited) by the run itself resolves once that run returns, and nothing runs again', async () => {
+    await new Promise(setImmediate);
+    const before = handles();
+    const reasons: string[] = [];
+    let closing: Promise<void> | undefined;
+    let returned = false;
+    let abortedInRun = false;
+    const watcher = watchWithFallback(
+      file,
+      async ({ reason, signal }) => {
+        reasons.push(reason);
+        closing = watcher.close(); // as the docs say: call it, do not await it here
+        abortedInRun = signal.aborted;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        returned = true;
+      },
+      { intervalMs: HOUR, debounceMs: 0 },
+    );
+    await waitFor(() => closing !== undefined, 'the run to call close()');
+    await closing;
+    expect(returned).toBe(true);
+    expect(abortedInRun).toBe(true);
+    expect(watcher.mode).toBe('closed');
+    await writeFile(file, 'v2');
+    watcher.wake();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(reasons).toEqual(['start']);
+    expectNoMoreThan(before);
+  });
+});

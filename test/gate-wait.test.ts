@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import type { Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -610,5 +610,30 @@ describe('waitFor', () => {
       new RangeError('waitFor(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got NaN'),
     );
     expect(() => waitFor(() => true, { clock: {} as never })).toThrow(TypeError);
+  });
+});
+
+describe('waiting leaves no listener on the caller\'s signal', () => {
+  const notYet = readinessGate({ checks: { slow: async () => new Promise<string>((r) => setTimeout(() => r('not yet'), 2)) } });
+  const paths: Array<[string, (signal: AbortSignal) => Promise<unknown>, number | undefined]> = [
+    ['waitUntilReady: ready', (signal) => readinessGate({ checks: { ok: async () => true } }).waitUntilReady([1, 2], { signal }), undefined],
+    ['waitUntilReady: deadline', (signal) => notYet.waitUntilReady([1, 2], { ...fast, signal, deadlineMs: 50 }), undefined],
+    ['waitUntilReady: attempts', (signal) => notYet.waitUntilReady([1], { ...fast, signal, maxAttempts: 3 }), undefined],
+    ['waitUntilReady: abort', (signal) => notYet.waitUntilReady([1], { ...fast, signal }), 30],
+    ['waitUntilReady: drain', (signal) => {
+      const gate = readinessGate({ checks: { slow: async () => 'not yet' } });
+      setTimeout(() => gate.drain(), 30);
+      return gate.waitUntilReady([1], { ...fast, signal });
+    }, undefined],
+    ['waitFor: value', (signal) => waitFor(({ attempt }) => attempt === 3 && 'done', { ...fast, signal }), undefined],
+    ['waitFor: deadline', (signal) => waitFor(() => undefined, { ...fast, signal, deadlineMs: 50 }), undefined],
+    ['waitFor: abort', (signal) => waitFor(() => undefined, { ...fast, signal }), 30],
+  ];
+  it.each(paths)('%s', async (_name, run, abortAfterMs) => {
+    const controller = new AbortController();
+    const aborter = abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(new Error('stop')), abortAfterMs);
+    await run(controller.signal).catch(() => {});
+    clearTimeout(aborter);
+    expect(getEventListeners(controller.signal, 'abort')).toEqual([]);
   });
 });

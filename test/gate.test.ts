@@ -1,4 +1,5 @@
 import diagnostics_channel from 'node:diagnostics_channel';
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { permanent, transient } from 'ridethrough/classify';
 import { formatReport, readinessGate, type CheckContext, type Report } from 'ridethrough/gate';
@@ -296,12 +297,7 @@ describe('evaluate: the caller signal', () => {
 
   it('leaves no abort listener on a long-lived signal', async () => {
     const controller = new AbortController();
-    const listeners = (): number => {
-      const symbols = Object.getOwnPropertySymbols(controller.signal);
-      const kEvents = symbols.find((s) => s.description === 'kEvents');
-      const events = kEvents ? (controller.signal as any)[kEvents] : undefined;
-      return events?.get('abort')?.size ?? 0;
-    };
+    const listeners = (): number => getEventListeners(controller.signal, 'abort').length;
     const gate = readinessGate({ checks: { a: async () => true, b: () => new Promise<boolean>((r) => setTimeout(() => r(true), 2)) } });
     for (let i = 0; i < 20; i++) await gate.evaluate(i, { signal: controller.signal });
     expect(listeners()).toBe(0);

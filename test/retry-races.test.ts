@@ -2,7 +2,8 @@
  * Races and limits of retry() found in review: the deadline at a wait boundary, waits and time
  * limits longer than a timer can hold, a clock that breaks its contract.
  */
-import { realClock, retry, type Clock, type Verdict } from 'ridethrough';
+import { getEventListeners } from 'node:events';
+import { realClock, retry, type AttemptContext, type Clock, type RetryOptions, type Verdict } from 'ridethrough';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './support/fake-clock.js';
 
@@ -98,5 +99,34 @@ describe('retry: a clock that breaks its contract', () => {
       { clock, initialDelayMs: 10, classify: () => TRANSIENT },
     );
     await expect(outcome).rejects.toBe(broken);
+  });
+});
+
+describe('retry: nothing left behind on any exit path (real timers)', () => {
+  const hang = (): Promise<never> => new Promise<never>(() => {});
+  const fail = async (): Promise<never> => {
+    throw new Error('failed');
+  };
+  // Each path: what fn does, extra options, and when (ms) to abort the caller's signal, if ever.
+  const paths: Array<[string, (ctx: AttemptContext) => Promise<unknown>, RetryOptions, number | undefined]> = [
+    ['success', async () => 1, {}, undefined],
+    ['success after failures', async ({ attempt }) => (attempt < 3 ? fail() : 1), { classify: () => TRANSIENT, initialDelayMs: 1 }, undefined],
+    ['permanent error', fail, {}, undefined],
+    ['attempts exhausted', fail, { classify: () => TRANSIENT, maxAttempts: 3, initialDelayMs: 1 }, undefined],
+    ['abort during a wait', fail, { classify: () => TRANSIENT, initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none' }, 20],
+    ['abort during an attempt', hang, {}, 20],
+    ['deadline during an attempt', hang, { deadlineMs: 30 }, undefined],
+    ['deadline too close for the next wait', fail, { classify: () => TRANSIENT, deadlineMs: 100, initialDelayMs: 1_000, jitter: 'none' }, undefined],
+    ['every attempt timed out', hang, { attemptTimeoutMs: 10, maxAttempts: 2, initialDelayMs: 1 }, undefined],
+  ];
+  it.each(paths)('%s', async (_name, fn, options, abortAfterMs) => {
+    const before = timers();
+    const controller = new AbortController();
+    const aborter = abortAfterMs === undefined ? undefined : setTimeout(() => controller.abort(new Error('stop')), abortAfterMs);
+    // A deadline and an attempt timeout far away, so that every path runs with all the machinery.
+    await retry(fn, { deadlineMs: 60_000, attemptTimeoutMs: 60_000, ...options, signal: controller.signal }).catch(() => {});
+    clearTimeout(aborter);
+    expect(getEventListeners(controller.signal, 'abort')).toEqual([]);
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 });

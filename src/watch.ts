@@ -281,6 +281,8 @@ function validatePaths(where: string, paths: unknown): string[] {
   for (const path of list as unknown[]) {
     if (typeof path !== 'string') throw new TypeError(`${where}: every path must be a string, got ${describe(path)}`);
     if (path === '') throw new RangeError(`${where}: a path must not be the empty string`);
+    // stat() would refuse it on every re-arm for ever: it is bad input, not a missing file.
+    if (path.includes('\0')) throw new TypeError(`${where}: "paths" must not contain NUL characters, got ${describe(path)}`);
     const absolute = resolve(path);
     if (!byResolved.has(absolute)) byResolved.set(absolute, path);
   }
@@ -1019,6 +1021,7 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
   const where = 'liveConfig()';
   if (typeof path !== 'string') throw new TypeError(`${where}: "path" must be a string, got ${describe(path)}`);
   if (path === '') throw new RangeError(`${where}: "path" must not be the empty string`);
+  if (path.includes('\0')) throw new TypeError(`${where}: "path" must not contain NUL characters, got ${describe(path)}`);
   const given = path;
   const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
   const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;

@@ -514,6 +514,7 @@ describe('bad input throws at the call, naming the option', () => {
     ['paths', () => watchWithFallback(42 as never, ok), TypeError, /"paths" must be a string or an array/],
     ['paths', () => watchWithFallback([''], ok), RangeError, /empty string/],
     ['paths', () => watchWithFallback(['a', 3] as never, ok), TypeError, /every path must be a string, got 3/],
+    ['paths', () => watchWithFallback(['a', 'b\0c'], ok), TypeError, /"paths" must not contain NUL characters, got "b\\u0000c"/],
     ['onWake', () => watchWithFallback('a', 'nope' as never), TypeError, /"onWake" must be a function/],
     ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: 0 }), RangeError, /"intervalMs" must be a finite number > 0, got 0/],
     ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: Infinity }), RangeError, /"intervalMs".*got Infinity/],

@@ -229,7 +229,10 @@ export interface RetryOptions extends BackoffOptions {
   classify?: Classifier;
   /** Called before each wait. An exception thrown here ends the retry with that exception. */
   onRetry?: (event: RetryEvent) => void;
-  /** Called once after a success that followed failures: the place for a "recovered after N attempts" log line. */
+  /**
+   * Called once after a success that followed failures: the place for a "recovered after N attempts"
+   * log line. An exception thrown here rejects the call with that exception (the value is dropped).
+   */
   onRecovered?: (event: RecoveredEvent) => void;
   /** A retry budget shared with other calls; see {@link createRetryBudget}. @defaultValue none */
   budget?: RetryBudget;
@@ -372,7 +375,8 @@ const ATTEMPT_TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'a
  *   out, the budget is spent or the next wait would end past `deadlineMs`; with `signal.reason`
  *   when the signal aborts; with a `TimeoutError` (cause: the last error) when the deadline passes
  *   during an attempt.
- * - The first attempt runs without timers or allocations beyond its context; a 0 ms wait costs no timer.
+ * - Without a `signal`, `deadlineMs` or `attemptTimeoutMs`, the first attempt runs without timers or
+ *   allocations beyond its context; a 0 ms wait never costs a timer.
  * - Nothing is left behind: every timer and listener is removed when the promise settles.
  *
  * Invalid options throw a `TypeError` or `RangeError` naming the option, synchronously.

@@ -474,7 +474,7 @@ describe('waitUntilReady: five checks over three gateways that become ready at d
     const gw3 = await startGateway('gw-3', readyState());
     const gate = rotationGate();
     const error = (await gate
-      .waitUntilReady([gw1, gw2, gw3], { initialDelayMs: 5, maxDelayMs: 20, deadlineMs: 300 })
+      .waitUntilReady([gw1, gw2, gw3], { initialDelayMs: 5, maxDelayMs: 20, deadlineMs: 1500 }) // room for a first full evaluation on a loaded machine
       .catch((e: unknown) => e)) as NotReadyError<Gateway>;
     expect(error).toBeInstanceOf(NotReadyError);
     expect(error.message).toMatch(/^not ready after \d+ ms and \d+ attempts?:\n {2}gw-2: key: key version 1, want 2$/);

@@ -27,6 +27,9 @@ export interface Clock {
 
 const resolved = Promise.resolve();
 
+/** The longest delay `setTimeout` honours. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 /**
  * The real clock: `performance.now()` and a `setTimeout` that is cleared on abort.
  * A pending sleep keeps the process alive, like any timer the caller is awaiting.
@@ -38,10 +41,18 @@ export const realClock: Clock = Object.freeze({
     // No timer at all for a zero wait: a setTimeout(0) costs a full millisecond here.
     if (!(ms > 0)) return resolved;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      // setTimeout fires at once for delays past 2^31 - 1 ms (about 24.8 days): wait in steps.
+      const end = performance.now() + ms;
+      let timer = setTimeout(step, Math.min(ms, MAX_TIMEOUT_MS));
+      function step(): void {
+        const remaining = end - performance.now();
+        if (remaining > 1) {
+          timer = setTimeout(step, Math.min(remaining, MAX_TIMEOUT_MS));
+          return;
+        }
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
+      }
       function onAbort(): void {
         clearTimeout(timer);
         reject(signal!.reason);

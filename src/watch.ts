@@ -1029,7 +1029,7 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
-  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, infinite: true });
+  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 });
   if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
 
   let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;

@@ -156,7 +156,11 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Time source for every wait. @defaultValue realClock */
   clock?: Clock;
-  /** Random numbers in [0, 1) for the jitter. @defaultValue Math.random */
+  /**
+   * Random numbers in [0, 1) for the jitter, for repeatable tests. If it throws, `Math.random`
+   * is used for that draw, so the timer schedule never breaks.
+   * @defaultValue Math.random
+   */
   random?: () => number;
 }
 
@@ -253,7 +257,18 @@ export function watchWithFallback(
 
 /** Checks the options of the watch (shared by {@link liveConfig}), at the call. */
 function watchSettings(where: string, given: readonly string[], task: Settings['task'], o: Partial<WatchOptions>): Settings {
-  const random = functionOption<() => number>(where, 'random', o.random) ?? Math.random;
+  const userRandom = functionOption<() => number>(where, 'random', o.random);
+  // The schedule must survive a test hook that throws: the timer is the fallback of last resort.
+  const random =
+    userRandom === undefined
+      ? Math.random
+      : (): number => {
+          try {
+            return userRandom();
+          } catch {
+            return Math.random();
+          }
+        };
   return {
     where,
     given,

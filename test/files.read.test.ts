@@ -260,7 +260,7 @@ describe('readFileWithRetry: budget and cancellation', () => {
     const started = performance.now();
     controller.abort(reason);
     await expect(reading).rejects.toBe(reason);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(5000);
     await new Promise(setImmediate);
     expect(process.getActiveResourcesInfo()).toEqual(before);
   });

@@ -483,7 +483,7 @@ describe('retry: abort (real timers)', () => {
     controller.abort(reason);
     await expect(outcome).rejects.toBe(reason);
     // Generous bound for a shared machine; the benchmark measures the real figure (~0.1 ms).
-    expect(performance.now() - abortedAt).toBeLessThan(1000);
+    expect(performance.now() - abortedAt).toBeLessThan(5000);
     expect(calls()).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(calls()).toBe(1);

@@ -113,3 +113,32 @@ describe('closing from inside onWake', () => {
     expectNoMoreThan(before);
   });
 });
+
+describe('a random option that throws', () => {
+  it('does not break the timer schedule', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ridethrough-random-'));
+    const file = join(dir, 'token');
+    await writeFile(file, 'v1');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let runs = 0;
+    const watcher = watchWithFallback(file, () => void runs++, {
+      intervalMs: 20,
+      jitter: 0.5,
+      random: () => {
+        throw new Error('random broke');
+      },
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (runs < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(runs).toBeGreaterThanOrEqual(3);
+    } finally {
+      await watcher.close();
+      process.off('unhandledRejection', onUnhandled);
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(unhandled).toEqual([]);
+  });
+});

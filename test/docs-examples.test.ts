@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outDir = join(root, '.tmp', 'doc-examples');
+// Per process, so two test runs in one checkout do not trample each other's files.
+const outDir = join(root, '.tmp', `doc-examples-${process.pid}`);
 
 interface DocExample {
   id: string;

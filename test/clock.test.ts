@@ -1,9 +1,6 @@
 import { realClock } from 'ridethrough';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
+import { activeTimers as timers } from './support/resources.js';
 
 describe('realClock', () => {
   afterEach(() => vi.useRealTimers());

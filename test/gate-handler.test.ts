@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readinessGate, type CheckContext } from 'ridethrough/gate';
+import { activeTimers as timers } from './support/resources.js';
 
 const servers: Server[] = [];
 
@@ -16,10 +17,6 @@ async function serve(handler: RequestListener): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-/** Pending timers in this process (vitest's own hook timeout is one): none may be left behind. */
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
 let timersBefore = 0;
 beforeEach(() => {
   timersBefore = timers();

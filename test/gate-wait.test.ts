@@ -14,11 +14,8 @@ import {
 } from 'ridethrough/gate';
 import type { RetryEvent } from 'ridethrough/retry';
 import { kubeStatus, startKubeApiServer } from './support/kube-api-server.js';
+import { activeTimers as timers } from './support/resources.js';
 
-/** Pending timers in this process (vitest's own hook timeout is one): none may be left behind. */
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
 let timersBefore = 0;
 beforeEach(() => {
   timersBefore = timers();

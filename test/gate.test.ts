@@ -4,11 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { permanent, transient } from 'ridethrough/classify';
 import { formatReport, readinessGate, type CheckContext, type Report } from 'ridethrough/gate';
 import { diagnosticsChannels } from 'ridethrough';
-
-/** Pending timers in this process: nothing may be left after an evaluation settles. */
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
+import { activeTimers as timers } from './support/resources.js';
 
 const never = (_subject: unknown, { signal }: CheckContext): Promise<boolean> =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));

@@ -6,14 +6,11 @@ import { getEventListeners } from 'node:events';
 import { realClock, retry, type AttemptContext, type Clock, type RetryOptions, type Verdict } from 'ridethrough';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from './support/fake-clock.js';
+import { activeTimers as timers } from './support/resources.js';
 
 const TRANSIENT: Verdict = { kind: 'transient', reason: 'test transient' };
 /** The longest delay setTimeout honours; Node turns anything longer into 1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
 
 describe('retry: the deadline at a wait boundary (real timers)', () => {
   it('rejects with the last error itself when the deadline timer fires just before a wait that fits would end', async () => {

@@ -15,6 +15,7 @@ import {
 } from 'ridethrough';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock, flush } from './support/fake-clock.js';
+import { activeTimers as timers } from './support/resources.js';
 
 const TRANSIENT: Verdict = { kind: 'transient', reason: 'test transient' };
 const PERMANENT: Verdict = { kind: 'permanent', reason: 'test permanent' };
@@ -51,10 +52,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     },
     (error: unknown) => error,
   );
-}
-
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
 
 describe('retry: outcomes', () => {

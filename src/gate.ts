@@ -7,8 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
 import { retry, type AttemptContext, type RetryOptions } from './retry.js';
-import { realClock, type Clock } from './shared/clock.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
+import { safeClassify } from './shared/safe-classify.js';
 import { abortError, linkedController, timeoutError } from './shared/signals.js';
 import {
   describe,
@@ -301,8 +302,6 @@ export class NotReadyError<S = unknown> extends Error {
 
 const WHERE = 'readinessGate()';
 const DEFAULT_TIMEOUT_MS = 5_000;
-/** setTimeout fires at once for longer delays (Node clamps them to 1 ms with a warning). */
-const MAX_TIMER_MS = 2_147_483_647;
 const DEFAULT_WAIT_MAX_DELAY_MS = 5_000;
 const SHUTDOWN = 'shutdown';
 const SHUTTING_DOWN = 'process is shutting down';
@@ -316,13 +315,10 @@ const MAX_DETAIL_CHARS = 500;
 const TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'timed out' });
 const ABORTED: Verdict = Object.freeze({ kind: 'transient', reason: 'aborted' });
 const INVALID_OUTCOME: Verdict = Object.freeze({ kind: 'permanent', reason: 'invalid check outcome' });
-const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
 const CALLBACK_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'a callback threw' });
 const DRAINED: Verdict = Object.freeze({ kind: 'permanent', reason: 'gate drained' });
 const NOT_YET: Verdict = Object.freeze({ kind: 'transient', reason: NOT_READY });
 const SHUTDOWN_RESULT: CheckResult = Object.freeze({ name: SHUTDOWN, ok: false, detail: SHUTTING_DOWN, durationMs: 0 });
-/** Cancels a timeout sleep; a constant so finishing an evaluation allocates no DOMException. */
-const FINISHED: unknown = Object.freeze({ reason: 'evaluation finished' });
 
 const reportChannel = diagnosticsChannel(diagnosticsChannels.gate.report);
 const drainChannel = diagnosticsChannel(diagnosticsChannels.gate.drain);
@@ -640,7 +636,7 @@ class Batch<S> {
   readonly #startedAt: number;
   readonly #pending: PendingSubject<S>[] = [];
   #remaining = 0;
-  #timer: AbortController | undefined;
+  #cancelTimer: (() => void) | undefined;
   #onAbort: (() => void) | undefined;
   #done = false;
   #resolve!: (reports: Report<S>[]) => void;
@@ -694,8 +690,7 @@ class Batch<S> {
     if (this.#done) return;
     const { clock, timeoutMs } = this.run.core;
     const remaining = timeoutMs - (clock.now() - this.#startedAt);
-    this.#timer = new AbortController();
-    clock.sleep(Math.max(0, remaining), this.#timer.signal).then(() => this.#timedOut(), noop);
+    this.#cancelTimer = startTimer(clock, Math.max(0, remaining), () => this.#timedOut());
   }
 
   #settle(subject: PendingSubject<S>, index: number, value: unknown, threw: boolean): void {
@@ -773,7 +768,7 @@ class Batch<S> {
 
   #cleanUp(): void {
     this.#done = true;
-    this.#timer?.abort(FINISHED);
+    this.#cancelTimer?.();
     if (this.#onAbort !== undefined) this.run.signal!.removeEventListener('abort', this.#onAbort);
     this.run.core.inFlight.delete(this);
   }
@@ -800,13 +795,7 @@ function outcomeResult(name: string, outcome: unknown, durationMs: number): Chec
 }
 
 function thrownResult<S>(core: Core<S>, name: string, error: unknown, durationMs: number): CheckResult {
-  let verdict: Verdict;
-  try {
-    verdict = core.classify(error);
-  } catch {
-    verdict = CLASSIFIER_THREW;
-  }
-  return { name, ok: false, detail: messageOf(error), durationMs, error, verdict };
+  return { name, ok: false, detail: messageOf(error), durationMs, error, verdict: safeClassify(core.classify, error) };
 }
 
 function abortedResult(name: string, reason: unknown, durationMs: number): CheckResult {
@@ -1166,13 +1155,7 @@ export function waitFor<T>(condition: WaitCondition<T>, options?: WaitForOptions
     } catch (error) {
       lastDurationMs = clock.now() - start;
       lastDetail = messageOf(error);
-      let verdict: Verdict;
-      try {
-        verdict = classify(error);
-      } catch {
-        verdict = CLASSIFIER_THREW;
-      }
-      lastThrown = { error, verdict };
+      lastThrown = { error, verdict: safeClassify(classify, error) };
       throw error;
     }
     lastDurationMs = clock.now() - start;
@@ -1441,4 +1424,3 @@ function send(request: IncomingMessage, response: ServerResponse, status: number
   response.end(request.method === 'HEAD' ? undefined : body);
 }
 
-function noop(): void {}

@@ -5,7 +5,8 @@
  * @module
  */
 import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
-import { realClock, startTimer, type Clock } from './shared/clock.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
+import { safeClassify } from './shared/safe-classify.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
 import { linkedController, timeoutError, type LinkedController } from './shared/signals.js';
 import {
@@ -262,8 +263,6 @@ interface Config {
 }
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
-/** The longest delay setTimeout honours: Node fires a longer one after 1 ms (with a warning). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 function resolveSchedule(where: string, o: BackoffOptions): Schedule {
   const initialDelayMs = numberOption(where, 'initialDelayMs', o.initialDelayMs, 100, { min: 0 });
@@ -434,11 +433,8 @@ function firstAttemptThenRetry<T>(fn: (context: AttemptContext) => Promise<T> | 
           budget.onSuccess();
           return value;
         };
-  return isThenable(result) ? Promise.resolve(result).then(onSuccess, onFailure) : Promise.resolve(result).then(onSuccess);
-}
-
-function isThenable<T>(value: Promise<T> | T): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+  // A plain value never rejects, so one `then` serves a promise and a value alike.
+  return Promise.resolve(result).then(onSuccess, onFailure);
 }
 
 function needsElapsed(config: Config): boolean {
@@ -655,16 +651,5 @@ function callSafely<T>(fn: (context: AttemptContext) => Promise<T> | T, context:
 function deadlineError(deadlineMs: number, lastError: unknown): DOMException {
   return timeoutError(`retry deadline of ${deadlineMs} ms exceeded`, lastError);
 }
-
-/** The classifier is user code too: if it throws, the error is treated as permanent rather than lost. */
-function safeClassify(classifier: Classifier, error: unknown): Verdict {
-  try {
-    return classifier(error);
-  } catch {
-    return CLASSIFIER_THREW;
-  }
-}
-
-const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
 
 function noop(): void {}

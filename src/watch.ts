@@ -23,7 +23,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { EmptyFileError } from './classify.js';
 import { contentHash, readFileWithRetry } from './files.js';
 import { backoffDelays, type BackoffOptions } from './retry.js';
-import { realClock, type Clock } from './shared/clock.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
 import { abortError, linkedController } from './shared/signals.js';
 import {
@@ -381,7 +381,7 @@ class WatchLoop {
   #pending: { reason: WakeReason; paths: Set<string> } | undefined;
   #lastRunFailed = false;
   #retryDelays: Generator<number, never, void> | undefined;
-  #nextRun: AbortController | undefined;
+  #cancelNextRun: (() => void) | undefined;
 
   // Change events gathered during the debounce window.
   #batch = { paths: new Set<string>(), replan: false, open: false };
@@ -430,7 +430,7 @@ class WatchLoop {
     if (this.#isClosed()) return;
     if (this.#s.runOnStart) this.#request('start', this.#s.given);
     // A wake() during the arm may have run already and started the timer: keep that one.
-    else if (this.#running === undefined && this.#nextRun === undefined) this.#scheduleNext();
+    else if (this.#running === undefined && this.#cancelNextRun === undefined) this.#scheduleNext();
   }
 
   // ---- runs -------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ class WatchLoop {
   async #drain(): Promise<void> {
     // Start on a later microtask: `#running` must be set before onWake can call wake() again.
     await undefined;
-    this.#cancelNextRun();
+    this.#stopNextRun();
     while (this.#pending !== undefined && !this.#isClosed()) {
       const { reason, paths } = this.#pending;
       this.#pending = undefined;
@@ -476,7 +476,7 @@ class WatchLoop {
 
   #scheduleNext(): void {
     // One timer at a time: one that was replaced but not cancelled would outlive close().
-    this.#cancelNextRun();
+    this.#stopNextRun();
     const interval = this.#nextInterval();
     let delay: number;
     let reason: WakeReason;
@@ -491,15 +491,12 @@ class WatchLoop {
       delay = interval;
       reason = 'timer';
     }
-    const timer = new AbortController();
-    this.#nextRun = timer;
-    this.#s.clock.sleep(delay, timer.signal).then(
-      () => {
-        if (this.#nextRun === timer) this.#nextRun = undefined;
-        void this.#onTimer(reason);
-      },
-      () => {}, // cancelled: a run started, or the watcher closed
-    );
+    // Cancelled when a run starts or the watcher closes.
+    const cancel = startTimer(this.#s.clock, delay, () => {
+      if (this.#cancelNextRun === cancel) this.#cancelNextRun = undefined;
+      void this.#onTimer(reason);
+    });
+    this.#cancelNextRun = cancel;
   }
 
   async #onTimer(reason: WakeReason): Promise<void> {
@@ -509,9 +506,9 @@ class WatchLoop {
     this.#request(reason, this.#s.given);
   }
 
-  #cancelNextRun(): void {
-    this.#nextRun?.abort();
-    this.#nextRun = undefined;
+  #stopNextRun(): void {
+    this.#cancelNextRun?.();
+    this.#cancelNextRun = undefined;
   }
 
   /** The next wait after a successful run, jitter included; undefined when `intervalMs()` failed. */
@@ -753,7 +750,7 @@ class WatchLoop {
       this.#s.signal?.removeEventListener('abort', this.#onAbort);
       const reason = this.#s.signal?.aborted ? this.#s.signal.reason : abortError('watcher closed');
       this.#lifetime.abort(reason);
-      this.#cancelNextRun();
+      this.#stopNextRun();
       this.#pending = undefined;
       await this.#replanning;
       const generation = this.#generation;
@@ -1044,7 +1041,7 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
-  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 });
+  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: MAX_TIMER_MS });
   if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
 
   let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;

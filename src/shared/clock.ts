@@ -27,8 +27,8 @@ export interface Clock {
 
 const resolved = Promise.resolve();
 
-/** The longest delay `setTimeout` honours. */
-const MAX_TIMEOUT_MS = 2_147_483_647;
+/** The longest delay `setTimeout` honours (about 24.8 days); Node fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * The real clock: `performance.now()` and a `setTimeout` that is cleared on abort.
@@ -43,11 +43,11 @@ export const realClock: Clock = Object.freeze({
     return new Promise<void>((resolve, reject) => {
       // setTimeout fires at once for delays past 2^31 - 1 ms (about 24.8 days): wait in steps.
       const end = performance.now() + ms;
-      let timer = setTimeout(step, Math.min(ms, MAX_TIMEOUT_MS));
+      let timer = setTimeout(step, Math.min(ms, MAX_TIMER_MS));
       function step(): void {
         const remaining = end - performance.now();
         if (remaining > 1) {
-          timer = setTimeout(step, Math.min(remaining, MAX_TIMEOUT_MS));
+          timer = setTimeout(step, Math.min(remaining, MAX_TIMER_MS));
           return;
         }
         signal?.removeEventListener('abort', onAbort);

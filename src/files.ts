@@ -13,12 +13,11 @@ import { constants as fsConstants, readlinkSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClassifier, defaultRules, EmptyFileError, permanent, rules, type Classifier, type Verdict } from './classify.js';
 import { retry, type RetryOptions } from './retry.js';
 import { realClock } from './shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { booleanOption, describe, functionOption, optionsObject, signalOption } from './shared/validate.js';
+import { booleanOption, describe, functionOption, optionsObject, pathArgument, signalOption } from './shared/validate.js';
 
 // ---------------------------------------------------------------------------------------------
 // contentHash
@@ -299,7 +298,7 @@ export function atomicWriteFile(
   options?: AtomicWriteOptions,
 ): Promise<AtomicWriteResult> {
   const where = 'atomicWriteFile()';
-  const file = resolve(pathArgument(where, path));
+  const file = resolve(pathArgument(where, 'path', path, { fileUrl: true }));
   if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
     throw new TypeError(`${where}: "data" must be a string, a Buffer or a Uint8Array, got ${describe(data)}`);
   }
@@ -822,7 +821,7 @@ export function readFileWithRetry<T>(
 ): Promise<T>;
 export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptions): Promise<unknown> {
   const where = 'readFileWithRetry()';
-  const file = pathArgument(where, path);
+  const file = pathArgument(where, 'path', path, { fileUrl: true });
   const o = optionsObject(where, options);
   const { encoding: encodingValue, parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, ...retryOptions } = o;
   const encoding = encodingValue === null ? null : encodingOption(where, encodingValue);
@@ -880,17 +879,6 @@ function classifyParseError(error: unknown): Verdict {
 
 // ---------------------------------------------------------------------------------------------
 // shared helpers
-
-function pathArgument(where: string, path: unknown): string {
-  if (path instanceof URL) {
-    if (path.protocol !== 'file:') throw new TypeError(`${where}: "path" must be a file: URL, got ${path.protocol} URL`);
-    return fileURLToPath(path);
-  }
-  if (typeof path !== 'string') throw new TypeError(`${where}: "path" must be a string or a file: URL, got ${describe(path)}`);
-  if (path.length === 0) throw new TypeError(`${where}: "path" must not be empty`);
-  if (path.includes('\0')) throw new TypeError(`${where}: "path" must not contain NUL characters, got ${describe(path)}`);
-  return path;
-}
 
 function pathText(path: string | URL): string {
   return typeof path === 'string' ? path : path.pathname;

@@ -33,6 +33,7 @@ import {
   numberOption,
   objectOption,
   optionsObject,
+  pathArgument,
   requiredFunction,
   signalOption,
 } from './shared/validate.js';
@@ -293,11 +294,8 @@ function validatePaths(where: string, paths: unknown): string[] {
   }
   if (list.length === 0) throw new RangeError(`${where}: "paths" must not be empty`);
   const byResolved = new Map<string, string>();
-  for (const path of list as unknown[]) {
-    if (typeof path !== 'string') throw new TypeError(`${where}: every path must be a string, got ${describe(path)}`);
-    if (path === '') throw new RangeError(`${where}: a path must not be the empty string`);
-    // stat() would refuse it on every re-arm for ever: it is bad input, not a missing file.
-    if (path.includes('\0')) throw new TypeError(`${where}: "paths" must not contain NUL characters, got ${describe(path)}`);
+  for (const [i, value] of (list as unknown[]).entries()) {
+    const path = pathArgument(where, `paths[${i}]`, value);
     const absolute = resolve(path);
     if (!byResolved.has(absolute)) byResolved.set(absolute, path);
   }
@@ -1031,10 +1029,7 @@ export function liveConfig<T>(
 ): Promise<LiveConfig<T>>;
 export function liveConfig(path: string, options?: object): Promise<LiveConfig<unknown>> {
   const where = 'liveConfig()';
-  if (typeof path !== 'string') throw new TypeError(`${where}: "path" must be a string, got ${describe(path)}`);
-  if (path === '') throw new RangeError(`${where}: "path" must not be the empty string`);
-  if (path.includes('\0')) throw new TypeError(`${where}: "path" must not contain NUL characters, got ${describe(path)}`);
-  const given = path;
+  const given = pathArgument(where, 'path', path);
   const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
   const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;
   const parse = functionOption<(content: string) => unknown>(where, 'parse', parseValue) ?? ((content: string) => content);

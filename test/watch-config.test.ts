@@ -271,7 +271,7 @@ describe('liveConfig', () => {
 describe('liveConfig bad input throws at the call, naming the option', () => {
   it.each([
     ['path', () => liveConfig(5 as never), TypeError, /"path" must be a string, got 5/],
-    ['path', () => liveConfig(''), RangeError, /"path" must not be the empty string/],
+    ['path', () => liveConfig(''), RangeError, /"path" must not be empty/],
     ['path', () => liveConfig('settings\0.json'), TypeError, /"path" must not contain NUL characters/],
     ['parse', () => liveConfig('x', { parse: 'json' as never }), TypeError, /"parse" must be a function/],
     ['onChange', () => liveConfig('x', { onChange: 1 as never }), TypeError, /"onChange" must be a function/],

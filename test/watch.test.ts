@@ -512,9 +512,9 @@ describe('bad input throws at the call, naming the option', () => {
   it.each([
     ['paths', () => watchWithFallback([], ok), RangeError, /"paths" must not be empty/],
     ['paths', () => watchWithFallback(42 as never, ok), TypeError, /"paths" must be a string or an array/],
-    ['paths', () => watchWithFallback([''], ok), RangeError, /empty string/],
-    ['paths', () => watchWithFallback(['a', 3] as never, ok), TypeError, /every path must be a string, got 3/],
-    ['paths', () => watchWithFallback(['a', 'b\0c'], ok), TypeError, /"paths" must not contain NUL characters, got "b\\u0000c"/],
+    ['paths', () => watchWithFallback([''], ok), RangeError, /"paths\[0\]" must not be empty/],
+    ['paths', () => watchWithFallback(['a', 3] as never, ok), TypeError, /"paths\[1\]" must be a string, got 3/],
+    ['paths', () => watchWithFallback(['a', 'b\0c'], ok), TypeError, /"paths\[1\]" must not contain NUL characters, got "b\\u0000c"/],
     ['onWake', () => watchWithFallback('a', 'nope' as never), TypeError, /"onWake" must be a function/],
     ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: 0 }), RangeError, /"intervalMs" must be a finite number > 0, got 0/],
     ['intervalMs', () => watchWithFallback('a', ok, { intervalMs: Infinity }), RangeError, /"intervalMs".*got Infinity/],

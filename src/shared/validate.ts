@@ -4,6 +4,7 @@
  * `retry(): option "maxAttempts" must be an integer >= 1, got 0`.
  * Wrong type -> TypeError; right type but out of range (NaN included) -> RangeError.
  */
+import { fileURLToPath } from 'node:url';
 
 /** A short, safe rendering of any value for an error message. */
 export function describe(value: unknown): string {
@@ -140,4 +141,22 @@ export function objectOption<T>(where: string, name: string, value: unknown, met
     methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
   if (!ok) fail(where, name, `an object with ${methods.map((m) => `${m}()`).join(', ')}`, value, TypeError);
   return value as T;
+}
+
+/**
+ * Validates a file path argument: a non-empty string without NUL characters (the file system
+ * would refuse it on every call, so it is bad input, not a missing file), or with `fileUrl` a
+ * `file:` URL, returned as a path.
+ */
+export function pathArgument(where: string, name: string, value: unknown, { fileUrl = false } = {}): string {
+  if (fileUrl && value instanceof URL) {
+    if (value.protocol !== 'file:') throw new TypeError(`${where}: "${name}" must be a file: URL, got ${value.protocol} URL`);
+    return fileURLToPath(value);
+  }
+  if (typeof value !== 'string') {
+    throw new TypeError(`${where}: "${name}" must be a string${fileUrl ? ' or a file: URL' : ''}, got ${describe(value)}`);
+  }
+  if (value === '') throw new RangeError(`${where}: "${name}" must not be empty`);
+  if (value.includes('\0')) throw new TypeError(`${where}: "${name}" must not contain NUL characters, got ${describe(value)}`);
+  return value;
 }

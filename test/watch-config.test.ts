@@ -11,6 +11,7 @@ import { atomicWriteFile, contentHash } from 'ridethrough/files';
 import { liveConfig, type ConfigChangeInfo, type LiveConfig, type LiveConfigErrorContext } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeletVolume } from './support/kubelet-volume.js';
+import { pollUntil } from './support/poll.js';
 
 interface Settings {
   logLevel: string;
@@ -28,14 +29,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -87,7 +80,7 @@ describe('liveConfig', () => {
       const previousHash = config.hash;
       const text = `{"logLevel":"info","replicas":${i}}`;
       await volume.set('settings.json', text);
-      await waitFor(() => changes.length === i, `onChange for update ${i}`);
+      await pollUntil(() => changes.length === i, `onChange for update ${i}`);
       expect(changes[i - 1]).toEqual({
         value: { logLevel: 'info', replicas: i },
         info: { hash: contentHash(text), previousHash },
@@ -102,7 +95,7 @@ describe('liveConfig', () => {
     await atomicWriteFile(path, '{"logLevel":"info"}');
     const { config, changes } = await follow(path);
     const { hash } = await atomicWriteFile(path, '{"logLevel":"warn"}');
-    await waitFor(() => changes.length === 1, 'onChange');
+    await pollUntil(() => changes.length === 1, 'onChange');
     expect(config.hash).toBe(hash);
     // The same bytes again, written in place twice: events, but no new content (a read caught
     // between truncation and write sees an empty version, which is rejected, not applied).
@@ -123,7 +116,7 @@ describe('liveConfig', () => {
     const goodHash = config.hash;
 
     await replace(path, '{"logLevel": oops');
-    await waitFor(() => errors.length === 1, 'the rejection');
+    await pollUntil(() => errors.length === 1, 'the rejection');
     expect(errors[0]!.error).toBeInstanceOf(SyntaxError);
     expect(errors[0]!.context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel": oops') });
     expect(rejected).toEqual([{ path, hash: contentHash('{"logLevel": oops'), error: errors[0]!.error }]);
@@ -132,11 +125,11 @@ describe('liveConfig', () => {
 
     // Valid JSON that the parser refuses is a rejected version too.
     await replace(path, '{"logLevel": 3}');
-    await waitFor(() => errors.length === 2, 'the second rejection');
+    await pollUntil(() => errors.length === 2, 'the second rejection');
     expect(errors[1]!.error).toBeInstanceOf(TypeError);
 
     await replace(path, '{"logLevel":"debug"}');
-    await waitFor(() => changes.length === 1, 'the next good version');
+    await pollUntil(() => changes.length === 1, 'the next good version');
     expect(changes[0]!.info.previousHash).toBe(goodHash);
     expect(config.current).toEqual({ logLevel: 'debug' });
     expect(errors).toHaveLength(2);
@@ -147,7 +140,7 @@ describe('liveConfig', () => {
     await writeFile(path, '{"logLevel":"info"}');
     const { config, errors } = await follow(path);
     await writeFile(path, '');
-    await waitFor(() => errors.length === 1, 'the rejection of the empty file');
+    await pollUntil(() => errors.length === 1, 'the rejection of the empty file');
     expect(errors[0]!.error).toBeInstanceOf(EmptyFileError);
     expect(config.current).toEqual({ logLevel: 'info' });
 
@@ -171,7 +164,7 @@ describe('liveConfig', () => {
     });
     cleanups.push(() => config.close());
     await replace(path, '{"logLevel":"warn"}');
-    await waitFor(() => errors.length === 1, 'the onChange failure');
+    await pollUntil(() => errors.length === 1, 'the onChange failure');
     expect(errors).toEqual([[failure, 'onChange']]);
     expect(config.current).toEqual({ logLevel: 'warn' });
   });
@@ -195,7 +188,7 @@ describe('liveConfig', () => {
     });
     cleanups.push(() => config.close());
     for (let i = 1; i <= 20; i++) await volume.set('settings.json', `{"logLevel":"v${i}"}`);
-    await waitFor(() => seen.at(-1) === 'v20', 'the last version');
+    await pollUntil(() => seen.at(-1) === 'v20', 'the last version');
     expect(maxActive).toBe(1);
   });
 

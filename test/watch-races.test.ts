@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { liveConfig, watchWithFallback, type Watcher } from 'ridethrough/watch';
+import { pollUntil } from './support/poll.js';
 
 const HOUR = 3_600_000;
 
@@ -25,14 +26,6 @@ afterEach(async () => {
   for (const watcher of watchers.splice(0)) await watcher.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Timers and handles (file system requests come and go with any I/O, vitest's own included). */
 function handles(): string[] {
@@ -55,7 +48,7 @@ describe('timers', () => {
     watchers.push(watcher);
     watcher.wake(); // runs while the watch is being armed, and schedules the next timer
     await watcher.ready;
-    await waitFor(() => reasons.length === 1, 'the manual run');
+    await pollUntil(() => reasons.length === 1, 'the manual run');
     await watcher.close();
     expect(reasons).toEqual(['manual']);
     expectNoMoreThan(before);
@@ -101,7 +94,7 @@ describe('closing from inside onWake', () => {
       },
       { intervalMs: HOUR, debounceMs: 0 },
     );
-    await waitFor(() => closing !== undefined, 'the run to call close()');
+    await pollUntil(() => closing !== undefined, 'the run to call close()');
     await closing;
     expect(returned).toBe(true);
     expect(abortedInRun).toBe(true);
@@ -131,9 +124,7 @@ describe('a random option that throws', () => {
       },
     });
     try {
-      const deadline = Date.now() + 10_000;
-      while (runs < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(runs).toBeGreaterThanOrEqual(3);
+      await pollUntil(() => runs >= 3, 'three timer runs');
     } finally {
       await watcher.close();
       process.off('unhandledRejection', onUnhandled);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Clock } from 'ridethrough';
 import { watchWithFallback, type WakeReason, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pollUntil } from './support/poll.js';
 
 /** A clock whose time moves only when told. Every sleep is logged with its duration. */
 class FakeClock implements Clock {
@@ -59,14 +60,6 @@ class FakeClock implements Clock {
   }
 }
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
 let dir: string;
 let file: string;
 const watchers: Watcher[] = [];
@@ -97,7 +90,7 @@ function start(onWake: (reason: WakeReason) => void, options: WatchOptions) {
   watchers.push(watcher);
   /** Waits until the watcher has asked for its next timer (a single pending sleep), and returns it. */
   const nextTimer = async (): Promise<number> => {
-    await waitFor(() => clock.pendingSleeps().length === 1, 'the next timer');
+    await pollUntil(() => clock.pendingSleeps().length === 1, 'the next timer');
     return clock.pendingSleeps()[0]!;
   };
   return { clock, reasons, errors, watcher, nextTimer };
@@ -109,10 +102,10 @@ describe('the interval', () => {
     const t = start(() => {}, { intervalMs: 1000, jitter: 0.2, random: () => randoms.shift() ?? 0.25 });
     expect(await t.nextTimer()).toBe(1100); // 1000 + 1000 x 0.2 x 0.5
     t.clock.fireNext();
-    await waitFor(() => t.reasons.length === 2, 'the timer run');
+    await pollUntil(() => t.reasons.length === 2, 'the timer run');
     expect(await t.nextTimer()).toBe(1000);
     t.clock.fireNext();
-    await waitFor(() => t.reasons.length === 3, 'the second timer run');
+    await pollUntil(() => t.reasons.length === 3, 'the second timer run');
     expect(await t.nextTimer()).toBeCloseTo(1199.8);
     expect(t.reasons).toEqual(['start', 'timer', 'timer']);
   });
@@ -136,7 +129,7 @@ describe('the interval', () => {
     for (let i = 0; i < 3; i++) {
       seen.push(await t.nextTimer());
       t.clock.fireNext();
-      await waitFor(() => t.reasons.length === i + 2, `timer run ${i + 1}`);
+      await pollUntil(() => t.reasons.length === i + 2, `timer run ${i + 1}`);
     }
     expect(seen).toEqual([300, 200, 100]);
     await t.nextTimer();
@@ -147,7 +140,7 @@ describe('the interval', () => {
     const t = start(() => {}, { intervalMs: 1000, jitter: 0 });
     expect(await t.nextTimer()).toBe(1000);
     t.watcher.wake();
-    await waitFor(() => t.reasons.length === 2, 'the manual run');
+    await pollUntil(() => t.reasons.length === 2, 'the manual run');
     expect(await t.nextTimer()).toBe(1000);
     expect(t.clock.sleeps.map((s) => s.state)).toEqual(['aborted', 'pending']);
   });
@@ -157,7 +150,7 @@ describe('the interval', () => {
     expect(await t.nextTimer()).toBe(500);
     expect(t.reasons).toEqual([]);
     t.clock.fireNext();
-    await waitFor(() => t.reasons.length === 1, 'the first timer run');
+    await pollUntil(() => t.reasons.length === 1, 'the first timer run');
     expect(t.reasons).toEqual(['timer']);
   });
 });
@@ -175,7 +168,7 @@ describe('after a failed run', () => {
     for (let i = 0; i < 4; i++) {
       timers.push(await t.nextTimer());
       t.clock.fireNext();
-      await waitFor(() => t.reasons.length === i + 2, `run ${i + 2}`);
+      await pollUntil(() => t.reasons.length === i + 2, `run ${i + 2}`);
     }
     timers.push(await t.nextTimer());
     expect(timers).toEqual([100, 300, 900, 10_000, 10_000]);
@@ -194,7 +187,7 @@ describe('after a failed run', () => {
     for (let i = 0; i < 3; i++) {
       timers.push(await t.nextTimer());
       t.clock.fireNext();
-      await waitFor(() => t.reasons.length === i + 2, `run ${i + 2}`);
+      await pollUntil(() => t.reasons.length === i + 2, `run ${i + 2}`);
     }
     expect(timers).toEqual([100, 200, 250]);
   });
@@ -212,7 +205,7 @@ describe('after a failed run', () => {
     for (let i = 0; i < 4; i++) {
       timers.push(await t.nextTimer());
       t.clock.fireNext();
-      await waitFor(() => t.reasons.length === i + 2, `run ${i + 2}`);
+      await pollUntil(() => t.reasons.length === i + 2, `run ${i + 2}`);
     }
     timers.push(await t.nextTimer());
     // runs: 1 fails, 2 fails, 3 ok, 4 fails, 5 ok
@@ -230,7 +223,7 @@ describe('after a failed run', () => {
     expect(first).toBeGreaterThanOrEqual(1000);
     expect(first).toBeLessThanOrEqual(2000);
     t.clock.fireNext();
-    await waitFor(() => t.reasons.length === 2, 'the first retry');
+    await pollUntil(() => t.reasons.length === 2, 'the first retry');
     const second = await t.nextTimer();
     expect(second).toBeGreaterThan(first);
     expect(second).toBeLessThanOrEqual(4000);
@@ -253,7 +246,7 @@ describe('after a failed run', () => {
     for (let i = 0; i < 2; i++) {
       timers.push(await t.nextTimer());
       t.clock.fireNext();
-      await waitFor(() => t.reasons.length === i + 2, `run ${i + 2}`);
+      await pollUntil(() => t.reasons.length === i + 2, `run ${i + 2}`);
     }
     timers.push(await t.nextTimer());
     expect(timers).toEqual([40, 80, 700]);
@@ -281,15 +274,15 @@ describe('re-arming in timer-only mode', () => {
     await watcher.ready;
     expect(watcher.mode).toBe('timer-only');
     // The start run's interval timer, and the first re-arm attempt (10 ms, raised to 100 ms).
-    await waitFor(() => clock.pendingSleeps().length === 2, 'the interval and the re-arm timer');
+    await pollUntil(() => clock.pendingSleeps().length === 2, 'the interval and the re-arm timer');
     expect(clock.pendingSleeps().sort((a, b) => a - b)).toEqual([100, 3_600_000]);
     clock.fireNext(100); // an attempt that finds nothing
-    await waitFor(() => clock.pendingSleeps().includes(300), 'the second re-arm timer');
+    await pollUntil(() => clock.pendingSleeps().includes(300), 'the second re-arm timer');
     expect(watcher.mode).toBe('timer-only');
     await writeFile(later, 'here');
-    await waitFor(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
+    await pollUntil(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
     clock.fireNext(300); // this attempt finds the file
-    await waitFor(() => watcher.mode === 'watching', 'watching mode');
+    await pollUntil(() => watcher.mode === 'watching', 'watching mode');
     expect(clock.pendingSleeps()).toContain(7); // the probe's replan has not run
     expect(modes).toEqual(['watching']);
   });
@@ -307,13 +300,13 @@ describe('re-arming in timer-only mode', () => {
     });
     watchers.push(watcher);
     await watcher.ready;
-    await waitFor(() => clock.pendingSleeps().includes(1000), 'the interval timer');
+    await pollUntil(() => clock.pendingSleeps().includes(1000), 'the interval timer');
     await writeFile(later, 'here');
-    await waitFor(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
+    await pollUntil(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
     expect(watcher.mode).toBe('timer-only');
     clock.fireNext(1000);
-    await waitFor(() => watcher.mode === 'watching', 'watching after the timer run');
-    await waitFor(() => reasons.length === 2, 'the timer run');
+    await pollUntil(() => watcher.mode === 'watching', 'watching after the timer run');
+    await pollUntil(() => reasons.length === 2, 'the timer run');
     expect(reasons).toEqual(['start', 'timer']);
   });
 });

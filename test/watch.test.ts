@@ -12,6 +12,7 @@ import { diagnosticsChannels } from 'ridethrough';
 import { watchWithFallback, type ModeChangeEvent, type WakeContext, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeletVolume } from './support/kubelet-volume.js';
+import { pollUntil } from './support/poll.js';
 
 const HOUR = 3_600_000;
 
@@ -29,14 +30,6 @@ afterEach(async () => {
 });
 
 /** Polls `condition` with real timers until it holds, for at most `timeoutMs`. */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 interface Recorded {
   reason: WakeContext['reason'];
   paths: readonly string[];
@@ -90,13 +83,13 @@ describe('kubelet volume updates', () => {
     const w = record(token, token);
     await w.watcher.ready;
     expect(w.watcher.mode).toBe('watching');
-    await waitFor(() => w.runs.length === 1, 'the start run');
+    await pollUntil(() => w.runs.length === 1, 'the start run');
     expect(w.runs[0]).toMatchObject({ reason: 'start', content: 'v0' });
 
     const swaps = 25;
     for (let i = 1; i <= swaps; i++) {
       await volume.set('token', `v${i}`);
-      await waitFor(() => w.changes().length === i, `the wake for swap ${i}`);
+      await pollUntil(() => w.changes().length === i, `the wake for swap ${i}`);
       expect(w.changes()[i - 1]).toEqual({ reason: 'change', paths: [token], content: `v${i}` });
     }
     // Exactly one wake per swap: the timestamped directories coming and going are not news.
@@ -114,7 +107,7 @@ describe('kubelet volume updates', () => {
     const w = record(token, token);
     await w.watcher.ready;
     for (let i = 1; i <= 40; i++) await volume.set('token', `v${i}`);
-    await waitFor(() => w.runs.at(-1)?.content === 'v40', 'a run that reads the last version');
+    await pollUntil(() => w.runs.at(-1)?.content === 'v40', 'a run that reads the last version');
     expect(w.maxActive()).toBe(1);
     expect(w.watcher.mode).toBe('watching');
   });
@@ -125,12 +118,12 @@ describe('kubelet volume updates', () => {
     const w = record(volume.dir, volume.path('app.yaml'));
     await w.watcher.ready;
     await volume.set('app.yaml', 'a: 2');
-    await waitFor(() => w.changes().length === 1, 'the wake for the update');
+    await pollUntil(() => w.changes().length === 1, 'the wake for the update');
     expect(w.changes()[0]).toEqual({ reason: 'change', paths: [volume.dir], content: 'a: 2' });
     await volume.set('extra.yaml', 'b: 1');
-    await waitFor(() => w.changes().length === 2, 'the wake for the added key');
+    await pollUntil(() => w.changes().length === 2, 'the wake for the added key');
     await volume.remove('extra.yaml');
-    await waitFor(() => w.changes().length === 3, 'the wake for the removed key');
+    await pollUntil(() => w.changes().length === 3, 'the wake for the removed key');
     expect(w.errors).toEqual([]);
   });
 
@@ -144,9 +137,9 @@ describe('kubelet volume updates', () => {
     const w = record(link, link);
     await w.watcher.ready;
     await volume.set('config.yaml', 'v2');
-    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'the wake through the link');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v2', 'the wake through the link');
     await volume.set('config.yaml', 'v3');
-    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'the second wake through the link');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v3', 'the second wake through the link');
   });
 });
 
@@ -157,9 +150,9 @@ describe('ordinary files', () => {
     const w = record(file, file);
     await w.watcher.ready;
     await writeFile(file, '{"a":2}');
-    await waitFor(() => w.changes().at(-1)?.content === '{"a":2}', 'the wake for the write');
+    await pollUntil(() => w.changes().at(-1)?.content === '{"a":2}', 'the wake for the write');
     await appendFile(file, '\n');
-    await waitFor(() => w.changes().at(-1)?.content === '{"a":2}\n', 'the wake for the append');
+    await pollUntil(() => w.changes().at(-1)?.content === '{"a":2}\n', 'the wake for the append');
     expect(w.watcher.mode).toBe('watching');
   });
 
@@ -172,7 +165,7 @@ describe('ordinary files', () => {
       const temp = join(base, `.cert.pem.${i}.tmp`);
       await writeFile(temp, `v${i}`);
       await rename(temp, file);
-      await waitFor(() => w.changes().at(-1)?.content === `v${i}`, `the wake for rename ${i}`);
+      await pollUntil(() => w.changes().at(-1)?.content === `v${i}`, `the wake for rename ${i}`);
     }
     expect(w.errors).toEqual([]);
     expect(w.watcher.mode).toBe('watching');
@@ -190,7 +183,7 @@ describe('ordinary files', () => {
     await new Promise((resolve) => setTimeout(resolve, 150)); // 7 debounce windows
     expect(w.changes()).toEqual([]);
     await writeFile(file, 'b');
-    await waitFor(() => w.changes().at(-1)?.content === 'b', 'the wake for the watched file');
+    await pollUntil(() => w.changes().at(-1)?.content === 'b', 'the wake for the watched file');
     // (A write in place may be seen in two windows, truncation then data: one or two runs.)
     expect(w.changes().every((run) => run.paths.length === 1 && run.paths[0] === file)).toBe(true);
   });
@@ -204,7 +197,7 @@ describe('ordinary files', () => {
     const w = record(link, link);
     await w.watcher.ready;
     await writeFile(join(real, 'key'), 'k2');
-    await waitFor(() => w.changes().at(-1)?.content === 'k2', 'the wake for the target written in place');
+    await pollUntil(() => w.changes().at(-1)?.content === 'k2', 'the wake for the target written in place');
   });
 
   it('reports only the paths that changed, as they were given', async () => {
@@ -216,7 +209,7 @@ describe('ordinary files', () => {
     expect(w.watcher.paths).toEqual([a, b]);
     await w.watcher.ready;
     await writeFile(b, '2');
-    await waitFor(() => w.changes().length === 1, 'the wake for b');
+    await pollUntil(() => w.changes().length === 1, 'the wake for b');
     expect(w.changes()[0]!.paths).toEqual([b]);
   });
 });
@@ -228,13 +221,13 @@ describe('missing paths, removals and watcher failures', () => {
     const w = record(file, file);
     await w.watcher.ready;
     await rm(file);
-    await waitFor(() => w.watcher.mode === 'timer-only', 'timer-only mode');
+    await pollUntil(() => w.watcher.mode === 'timer-only', 'timer-only mode');
     expect(w.errors.map(({ error, source }) => [source, (error as NodeJS.ErrnoException).code])).toContainEqual(['watch', 'ENOENT']);
     await writeFile(file, 'v2');
-    await waitFor(() => w.watcher.mode === 'watching', 'watching again');
-    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new file');
+    await pollUntil(() => w.watcher.mode === 'watching', 'watching again');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new file');
     await writeFile(file, 'v3');
-    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the re-armed watch');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v3', 'a wake from the re-armed watch');
   });
 
   it('survives its directory being removed and re-created', async () => {
@@ -245,13 +238,13 @@ describe('missing paths, removals and watcher failures', () => {
     const w = record(file, file);
     await w.watcher.ready;
     await rm(dir, { recursive: true });
-    await waitFor(() => w.watcher.mode === 'timer-only', 'timer-only mode');
+    await pollUntil(() => w.watcher.mode === 'timer-only', 'timer-only mode');
     await mkdir(dir);
     await writeFile(file, 'v2');
-    await waitFor(() => w.watcher.mode === 'watching', 'watching again');
-    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new directory');
+    await pollUntil(() => w.watcher.mode === 'watching', 'watching again');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v2', 'a wake that reads the new directory');
     await writeFile(file, 'v3');
-    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the new directory watch');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v3', 'a wake from the new directory watch');
   });
 
   it('re-arms when the directory is replaced faster than the debounce', async () => {
@@ -264,10 +257,10 @@ describe('missing paths, removals and watcher failures', () => {
     await rm(dir, { recursive: true });
     await mkdir(dir);
     await writeFile(file, 'v2');
-    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake after the replacement');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v2', 'a wake after the replacement');
     // The old directory's inotify watch is dead; only a rebuilt watch sees this.
     await writeFile(file, 'v3');
-    await waitFor(() => w.changes().at(-1)?.content === 'v3', 'a wake from the rebuilt watch');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v3', 'a wake from the rebuilt watch');
     expect(w.watcher.mode).toBe('watching');
   });
 
@@ -276,7 +269,7 @@ describe('missing paths, removals and watcher failures', () => {
     const w = record(file, file);
     await w.watcher.ready;
     expect(w.watcher.mode).toBe('timer-only');
-    await waitFor(() => w.runs.length === 1, 'the start run');
+    await pollUntil(() => w.runs.length === 1, 'the start run');
     expect(w.runs[0]).toMatchObject({ reason: 'start', content: undefined });
     expect(w.errors).toHaveLength(1);
     expect(w.errors[0]!.source).toBe('watch');
@@ -284,8 +277,8 @@ describe('missing paths, removals and watcher failures', () => {
 
     await mkdir(join(base, 'later', 'deeper'), { recursive: true });
     await writeFile(file, 'hello');
-    await waitFor(() => w.watcher.mode === 'watching', 'watching mode');
-    await waitFor(() => w.changes().at(-1)?.content === 'hello', 'the wake for the new file');
+    await pollUntil(() => w.watcher.mode === 'watching', 'watching mode');
+    await pollUntil(() => w.changes().at(-1)?.content === 'hello', 'the wake for the new file');
     expect(w.modes.map(({ previous, mode }) => `${previous}->${mode}`)).toEqual(['timer-only->watching']);
     // The same missing path is reported once, not at every re-arm attempt.
     expect(w.errors).toHaveLength(1);
@@ -312,10 +305,10 @@ describe('missing paths, removals and watcher failures', () => {
     expect(w.errors).toEqual([{ error: failure, source: 'watch' }]);
     expect(w.modes.at(-1)).toMatchObject({ previous: 'watching', mode: 'timer-only', error: failure });
 
-    await waitFor(() => w.watcher.mode === 'watching', 'recovery');
+    await pollUntil(() => w.watcher.mode === 'watching', 'recovery');
     expect(instances.length).toBeGreaterThanOrEqual(2);
     await writeFile(file, 'v2');
-    await waitFor(() => w.changes().at(-1)?.content === 'v2', 'a wake from the new watch');
+    await pollUntil(() => w.changes().at(-1)?.content === 'v2', 'a wake from the new watch');
   });
 });
 
@@ -346,7 +339,7 @@ describe('runs', () => {
     // All at once: the events queue up in the kernel while the loop is busy writing. (Appends:
     // rewriting from offset 0 makes ext4 flush each time, which only makes the test slow.)
     for (let i = 1; i <= 1000; i++) appendFileSync(file, 'x');
-    await waitFor(() => state.contents.at(-1)?.length === 1001, 'a run that reads the last write');
+    await pollUntil(() => state.contents.at(-1)?.length === 1001, 'a run that reads the last write');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(state.contents.length).toBeLessThanOrEqual(3);
     expect(state.maxActive).toBe(1);
@@ -359,7 +352,7 @@ describe('runs', () => {
     const started = Date.now();
     for (let i = 1; i <= 1000; i++) await appendFile(file, 'x');
     const elapsed = Date.now() - started;
-    await waitFor(() => state.contents.at(-1)?.length === 1001, 'a run that reads the last write');
+    await pollUntil(() => state.contents.at(-1)?.length === 1001, 'a run that reads the last write');
     expect(state.maxActive).toBe(1);
     // One run per window while the writes lasted, plus the tail (a window and a follow-up).
     expect(state.contents.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 3);
@@ -380,13 +373,13 @@ describe('runs', () => {
       { intervalMs: HOUR, debounceMs: 10 },
     );
     cleanups.push(() => watcher.close());
-    await waitFor(() => reasons.length === 1, 'the start run');
+    await pollUntil(() => reasons.length === 1, 'the start run');
     for (let i = 0; i < 5; i++) watcher.wake();
     await writeFile(file, 'b');
     await writeFile(file, 'c');
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the change wake arrive too
     release();
-    await waitFor(() => reasons.length === 2, 'the follow-up run');
+    await pollUntil(() => reasons.length === 2, 'the follow-up run');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(reasons).toEqual(['start', 'manual']);
   });
@@ -399,7 +392,7 @@ describe('runs', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(w.runs).toEqual([]);
     w.watcher.wake();
-    await waitFor(() => w.runs.length === 1, 'the manual run');
+    await pollUntil(() => w.runs.length === 1, 'the manual run');
     expect(w.runs[0]).toEqual({ reason: 'manual', paths: [file], content: 'a' });
   });
 
@@ -422,7 +415,7 @@ describe('runs', () => {
       { intervalMs: HOUR, retry: { initialDelayMs: 20, jitter: 'none' }, onError: (error) => errors.push(error) },
     );
     cleanups.push(() => watcher.close());
-    await waitFor(() => reasons.length === 3, 'two retries');
+    await pollUntil(() => reasons.length === 3, 'two retries');
     expect(reasons).toEqual(['start', 'retry', 'retry']);
     expect(errors).toEqual([failure, failure]);
     expect(published).toEqual([
@@ -454,7 +447,7 @@ describe('closing', () => {
     const after = handles();
     for (const kind of new Set([...after, ...before])) expect(count(after, kind), kind).toBeLessThanOrEqual(count(before, kind));
     // A stat chokidar started before close() may still be finishing on the thread pool.
-    await waitFor(() => requests() <= requestsBefore, 'chokidar requests in flight to finish');
+    await pollUntil(() => requests() <= requestsBefore, 'chokidar requests in flight to finish');
   });
 
   it('aborts the signal of a run in progress and waits for it', async () => {
@@ -490,7 +483,7 @@ describe('closing', () => {
     const runs: string[] = [];
     const watcher = watchWithFallback(file, ({ reason }) => void runs.push(reason), { signal: controller.signal });
     await watcher.ready;
-    await waitFor(() => runs.length === 1, 'the start run');
+    await pollUntil(() => runs.length === 1, 'the start run');
     controller.abort();
     await watcher.close();
     expect(watcher.mode).toBe('closed');

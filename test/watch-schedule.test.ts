@@ -5,60 +5,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from 'ridethrough';
 import { watchWithFallback, type WakeReason, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeClock } from './support/fake-clock.js';
 import { pollUntil } from './support/poll.js';
-
-/** A clock whose time moves only when told. Every sleep is logged with its duration. */
-class FakeClock implements Clock {
-  #now = 0;
-  #pending: Array<{ at: number; ms: number; wake: () => void }> = [];
-  /** Every sleep asked for, in order, with whether it is still pending. */
-  readonly sleeps: Array<{ ms: number; state: 'pending' | 'done' | 'aborted' }> = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const log = { ms, state: 'pending' as 'pending' | 'done' | 'aborted' };
-    this.sleeps.push(log);
-    return new Promise<void>((resolve, reject) => {
-      const entry = {
-        at: this.#now + Math.max(0, ms),
-        ms,
-        wake: () => {
-          signal?.removeEventListener('abort', onAbort);
-          log.state = 'done';
-          resolve();
-        },
-      };
-      const onAbort = (): void => {
-        this.#pending = this.#pending.filter((e) => e !== entry);
-        log.state = 'aborted';
-        reject(signal!.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.push(entry);
-    });
-  }
-
-  /** Durations of the sleeps still pending. */
-  pendingSleeps(): number[] {
-    return this.#pending.map((e) => e.ms);
-  }
-
-  /** Moves time to the end of the earliest pending sleep (of `ms` when given) and ends it. */
-  fireNext(ms?: number): void {
-    const next = [...this.#pending].filter((e) => ms === undefined || e.ms === ms).sort((a, b) => a.at - b.at)[0];
-    if (next === undefined) throw new Error(`no pending sleep${ms === undefined ? '' : ` of ${ms} ms`}`);
-    this.#now = next.at;
-    this.#pending = this.#pending.filter((e) => e !== next);
-    next.wake();
-  }
-}
 
 let dir: string;
 let file: string;
@@ -90,8 +40,8 @@ function start(onWake: (reason: WakeReason) => void, options: WatchOptions) {
   watchers.push(watcher);
   /** Waits until the watcher has asked for its next timer (a single pending sleep), and returns it. */
   const nextTimer = async (): Promise<number> => {
-    await pollUntil(() => clock.pendingSleeps().length === 1, 'the next timer');
-    return clock.pendingSleeps()[0]!;
+    await pollUntil(() => clock.pending.length === 1, 'the next timer');
+    return clock.pending[0]!;
   };
   return { clock, reasons, errors, watcher, nextTimer };
 }
@@ -274,16 +224,16 @@ describe('re-arming in timer-only mode', () => {
     await watcher.ready;
     expect(watcher.mode).toBe('timer-only');
     // The start run's interval timer, and the first re-arm attempt (10 ms, raised to 100 ms).
-    await pollUntil(() => clock.pendingSleeps().length === 2, 'the interval and the re-arm timer');
-    expect(clock.pendingSleeps().sort((a, b) => a - b)).toEqual([100, 3_600_000]);
+    await pollUntil(() => clock.pending.length === 2, 'the interval and the re-arm timer');
+    expect(clock.pending.sort((a, b) => a - b)).toEqual([100, 3_600_000]);
     clock.fireNext(100); // an attempt that finds nothing
-    await pollUntil(() => clock.pendingSleeps().includes(300), 'the second re-arm timer');
+    await pollUntil(() => clock.pending.includes(300), 'the second re-arm timer');
     expect(watcher.mode).toBe('timer-only');
     await writeFile(later, 'here');
-    await pollUntil(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
+    await pollUntil(() => clock.pending.includes(7), 'the probe noticing the file');
     clock.fireNext(300); // this attempt finds the file
     await pollUntil(() => watcher.mode === 'watching', 'watching mode');
-    expect(clock.pendingSleeps()).toContain(7); // the probe's replan has not run
+    expect(clock.pending).toContain(7); // the probe's replan has not run
     expect(modes).toEqual(['watching']);
   });
 
@@ -300,9 +250,9 @@ describe('re-arming in timer-only mode', () => {
     });
     watchers.push(watcher);
     await watcher.ready;
-    await pollUntil(() => clock.pendingSleeps().includes(1000), 'the interval timer');
+    await pollUntil(() => clock.pending.includes(1000), 'the interval timer');
     await writeFile(later, 'here');
-    await pollUntil(() => clock.pendingSleeps().includes(7), 'the probe noticing the file');
+    await pollUntil(() => clock.pending.includes(7), 'the probe noticing the file');
     expect(watcher.mode).toBe('timer-only');
     clock.fireNext(1000);
     await pollUntil(() => watcher.mode === 'watching', 'watching after the timer run');

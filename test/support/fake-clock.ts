@@ -11,12 +11,20 @@ interface Sleeper {
   resolve: () => void;
 }
 
+/** One wait the code under test started, and what became of it. */
+export interface SleepLog {
+  ms: number;
+  state: 'pending' | 'done' | 'aborted';
+}
+
 export class FakeClock implements Clock {
   #now = 0;
   #seq = 0;
   #sleepers: Sleeper[] = [];
-  /** Every `sleep` duration requested, in order (0 ms ones included). */
+  /** Every `sleep` duration requested, in order (0 ms ones and already-aborted ones included). */
   readonly requested: number[] = [];
+  /** Every wait started (not already aborted), in order, with what became of it. */
+  readonly sleeps: SleepLog[] = [];
 
   now(): number {
     return this.#now;
@@ -25,16 +33,25 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.requested.push(ms);
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const log: SleepLog = { ms, state: 'done' };
+    this.sleeps.push(log);
     if (!(ms > 0)) return Promise.resolve();
+    log.state = 'pending';
     return new Promise<void>((resolve, reject) => {
-      const sleeper: Sleeper = { at: this.#now + ms, seq: this.#seq++, ms, resolve: () => resolve() };
+      const sleeper: Sleeper = {
+        at: this.#now + ms,
+        seq: this.#seq++,
+        ms,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          log.state = 'done';
+          resolve();
+        },
+      };
       const onAbort = (): void => {
         this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        log.state = 'aborted';
         reject(signal!.reason);
-      };
-      sleeper.resolve = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#sleepers.push(sleeper);
@@ -64,6 +81,18 @@ export class FakeClock implements Clock {
     }
     this.#now = target;
     await flush();
+  }
+
+  /**
+   * Moves time to the end of the earliest pending wait (the earliest of `ms` when given) and ends
+   * it, synchronously; the code under test reacts once the caller yields.
+   */
+  fireNext(ms?: number): void {
+    const next = this.#sorted().find((s) => ms === undefined || s.ms === ms);
+    if (next === undefined) throw new Error(`no pending sleep${ms === undefined ? '' : ` of ${ms} ms`}`);
+    this.#sleepers = this.#sleepers.filter((s) => s !== next);
+    this.#now = next.at;
+    next.resolve();
   }
 
   /** Advances to the next pending wait's end (and lets the code react); false when none is pending. */

@@ -1,5 +1,7 @@
 /**
  * atomicWriteFile seen from outside the process:
+ * - several processes writing one file at once: every write stays atomic (a reader only ever
+ *   sees whole versions, the file ends as one writer's last version, no temp file is left);
  * - crashes, for real: child processes rewrite a file in a loop and are killed with SIGKILL at
  *   random instants. After every kill the file must be one whole version (never empty, never cut
  *   off), and the temp files the dead writers leave must not pile up;
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { atomicWriteFile } from 'ridethrough/files';
-import { recogniseVersion } from './support/file-versions.js';
+import { recogniseVersion, versionContent } from './support/file-versions.js';
 
 const writerScript = fileURLToPath(new URL('./support/files-writer.ts', import.meta.url));
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -48,6 +50,36 @@ async function killWriterAfter(file: string, first: number, ms: number): Promise
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
 }
+
+describe('atomicWriteFile from several processes at once', () => {
+  it('keeps every write whole while three processes rewrite one file and a reader reads it in a loop', async () => {
+    const file = join(dir, 'shared.json');
+    await atomicWriteFile(file, versionContent(0));
+    const writes = 15;
+    // Three writers with disjoint version ranges: 1000+, 2000+, 3000+.
+    const writers = [1000, 2000, 3000].map((first) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', writerScript, file, String(first), String(writes)], {
+        cwd: projectRoot,
+        timeout: 60_000,
+      }),
+    );
+    let done = false;
+    const finished = Promise.all(writers).finally(() => (done = true));
+    const problems: string[] = [];
+    let reads = 0;
+    while (!done) {
+      const seen = recogniseVersion(await readFile(file, 'utf8'));
+      reads++;
+      if ('problem' in seen) problems.push(seen.problem);
+    }
+    await finished;
+    expect(problems).toEqual([]);
+    expect(reads).toBeGreaterThan(0);
+    const last = recogniseVersion(await readFile(file, 'utf8'));
+    expect(last).toSatisfy((v: { version?: number }) => [1014, 2014, 3014].includes(v.version ?? -1));
+    expect(await tempFilesOf('shared.json')).toEqual([]);
+  });
+});
 
 describe('atomicWriteFile under SIGKILL', () => {
   it('after every kill the file is one whole version, and dead writers\' temp files do not pile up', async () => {

@@ -8,7 +8,7 @@ export default defineConfig({
     // Tests import the package by its public names, resolved to the sources.
     alias: [
       { find: /^ridethrough$/, replacement: src('index.ts') },
-      { find: /^ridethrough\/(.*)$/, replacement: src('$1.ts') },
+      { find: /^ridethrough\/(.*)$/, replacement: src('$1/index.ts') },
     ],
   },
   test: {

@@ -10,10 +10,10 @@
  *
  * @packageDocumentation
  */
-export * from './classify.js';
-export * from './retry.js';
-export * from './files.js';
-export * from './watch.js';
-export * from './gate.js';
+export * from './classify/index.js';
+export * from './retry/index.js';
+export * from './files/index.js';
+export * from './watch/index.js';
+export * from './gate/index.js';
 export { realClock, type Clock } from './shared/clock.js';
 export { diagnosticsChannels } from './shared/diagnostics.js';

@@ -5,12 +5,12 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
-import { retry, type AttemptContext, type RetryOptions } from './retry.js';
-import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
-import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { safeClassify } from './shared/safe-classify.js';
-import { abortError, linkedController, timeoutError } from './shared/signals.js';
+import { classify as defaultClassify, type Classifier, type Verdict } from '../classify/index.js';
+import { retry, type AttemptContext, type RetryOptions } from '../retry/index.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from '../shared/clock.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { safeClassify } from '../classify/safe-classify.js';
+import { abortError, linkedController, timeoutError } from '../shared/signals.js';
 import {
   describe,
   functionOption,
@@ -19,7 +19,7 @@ import {
   optionsObject,
   requiredFunction,
   signalOption,
-} from './shared/validate.js';
+} from '../shared/validate.js';
 
 /** What a check is called with besides its subject. */
 export interface CheckContext {

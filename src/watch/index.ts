@@ -20,12 +20,12 @@
 import { FSWatcher } from 'chokidar';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { EmptyFileError } from './classify.js';
-import { contentHash, readFileWithRetry } from './files.js';
-import { backoffDelays, type BackoffOptions } from './retry.js';
-import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
-import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { abortError, linkedController } from './shared/signals.js';
+import { EmptyFileError } from '../classify/index.js';
+import { contentHash, readFileWithRetry } from '../files/index.js';
+import { backoffDelays, type BackoffOptions } from '../retry/index.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from '../shared/clock.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { abortError, linkedController } from '../shared/signals.js';
 import {
   booleanOption,
   describe,
@@ -36,7 +36,7 @@ import {
   pathArgument,
   requiredFunction,
   signalOption,
-} from './shared/validate.js';
+} from '../shared/validate.js';
 
 /** Why `onWake` runs. */
 export type WakeReason =

@@ -1,5 +1,5 @@
 /** Running a classifier that may be user code. */
-import type { Classifier, Verdict } from '../classify.js';
+import type { Classifier, Verdict } from './index.js';
 
 const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
 

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { classify as defaultClassify, type Classifier, type Verdict } from './classify.js';
-import { MAX_TIMER_MS, realClock, startTimer, type Clock } from './shared/clock.js';
-import { safeClassify } from './shared/safe-classify.js';
-import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { linkedController, timeoutError, type LinkedController } from './shared/signals.js';
+import { classify as defaultClassify, type Classifier, type Verdict } from '../classify/index.js';
+import { MAX_TIMER_MS, realClock, startTimer, type Clock } from '../shared/clock.js';
+import { safeClassify } from '../classify/safe-classify.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { linkedController, timeoutError, type LinkedController } from '../shared/signals.js';
 import {
   enumOption,
   functionOption,
@@ -18,7 +18,7 @@ import {
   optionsObject,
   requiredFunction,
   signalOption,
-} from './shared/validate.js';
+} from '../shared/validate.js';
 
 /**
  * How random spread is added to each delay, so that many clients failing together do not

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { describe, enumOption, optionalNumberOption, optionsObject } from './shared/validate.js';
+import { describe, enumOption, optionalNumberOption, optionsObject } from '../shared/validate.js';
 
 /** Whether retrying can help. */
 export type VerdictKind = 'transient' | 'permanent';

@@ -13,11 +13,11 @@ import { constants as fsConstants, readlinkSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { createClassifier, defaultRules, EmptyFileError, permanent, rules, type Classifier, type Verdict } from './classify.js';
-import { retry, type RetryOptions } from './retry.js';
-import { realClock } from './shared/clock.js';
-import { diagnosticsChannel, diagnosticsChannels } from './shared/diagnostics.js';
-import { booleanOption, describe, functionOption, optionsObject, pathArgument, signalOption } from './shared/validate.js';
+import { createClassifier, defaultRules, EmptyFileError, permanent, rules, type Classifier, type Verdict } from '../classify/index.js';
+import { retry, type RetryOptions } from '../retry/index.js';
+import { realClock } from '../shared/clock.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { booleanOption, describe, functionOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
 
 // ---------------------------------------------------------------------------------------------
 // contentHash

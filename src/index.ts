@@ -16,4 +16,5 @@ export * from './files/index.js';
 export * from './watch/index.js';
 export * from './gate/index.js';
 export { realClock, type Clock } from './shared/clock.js';
-export { diagnosticsChannels } from './shared/diagnostics.js';
+export { diagnosticsChannels, tracingChannels } from './shared/diagnostics.js';
+export type { HookErrorEvent } from './shared/hooks.js';

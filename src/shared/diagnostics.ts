@@ -28,11 +28,15 @@ export const diagnosticsChannels = Object.freeze({
     recovered: 'ridethrough:retry:recovered',
     /** `retry()` gave up: a {@link GiveUpEvent}. */
     giveUp: 'ridethrough:retry:give-up',
+    /** An `onRetry`/`onRecovered` hook threw or rejected: a `HookErrorEvent`. */
+    hookError: 'ridethrough:retry:hook-error',
   }),
   /** Published by `atomicWriteFile()`. */
   files: Object.freeze({
     /** An `atomicWriteFile()` call finished. */
     write: 'ridethrough:files:write',
+    /** A hook of a files function threw or rejected: a `HookErrorEvent`. */
+    hookError: 'ridethrough:files:hook-error',
   }),
   /** Published by `watchWithFallback()` and `liveConfig()`. */
   watch: Object.freeze({
@@ -46,6 +50,8 @@ export const diagnosticsChannels = Object.freeze({
     configChange: 'ridethrough:watch:config-change',
     /** `liveConfig` rejected a new version and kept the last good one. */
     configRejected: 'ridethrough:watch:config-rejected',
+    /** A hook (`onError`, `onModeChange`, `onChange`) threw or rejected: a `HookErrorEvent`. */
+    hookError: 'ridethrough:watch:hook-error',
   }),
   /** Published by the gates `readinessGate()` returns. */
   gate: Object.freeze({
@@ -53,7 +59,27 @@ export const diagnosticsChannels = Object.freeze({
     report: 'ridethrough:gate:report',
     /** `drain()` was called. */
     drain: 'ridethrough:gate:drain',
+    /** A hook (`onProgress`, `onRetry`, ...) threw or rejected: a `HookErrorEvent`. */
+    hookError: 'ridethrough:gate:hook-error',
   }),
+});
+
+/**
+ * The names of ridethrough's tracing channels (`diagnostics_channel.tracingChannel(name)`): each
+ * publishes on `tracing:<name>:start`, `:end`, `:asyncStart`, `:asyncEnd` and `:error`, the
+ * quintet OpenTelemetry and other APMs consume. They do not collide with the plain channels above.
+ */
+export const tracingChannels = Object.freeze({
+  /** Around a whole `retry()` call. */
+  retry: 'ridethrough:retry',
+  /** Around each attempt of a `retry()` call. */
+  retryAttempt: 'ridethrough:retry:attempt',
+  /** Around each `atomicWriteFile()`. */
+  filesWrite: 'ridethrough:files:write',
+  /** Around each run of a watcher's task. */
+  watchRun: 'ridethrough:watch:run',
+  /** Around each evaluation of a readiness gate. */
+  gateEvaluate: 'ridethrough:gate:evaluate',
 });
 
 /** The channel object for one of the {@link diagnosticsChannels} names. */

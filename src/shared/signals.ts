@@ -35,13 +35,51 @@ export function linkedController(parent: AbortSignal | undefined): LinkedControl
     controller.abort(parent.reason);
     return { controller, signal: controller.signal, dispose: noop };
   }
-  const onAbort = (): void => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  return {
-    controller,
-    signal: controller.signal,
-    dispose: () => parent.removeEventListener('abort', onAbort),
-  };
+  const dispose = onAbort(parent, () => controller.abort(parent.reason));
+  return { controller, signal: controller.signal, dispose };
 }
 
 function noop(): void {}
+
+/**
+ * The listeners of each caller signal, fanned out from one native listener. A signal shared by
+ * many pending operations (`signal: shutdown.signal`) would otherwise carry one native listener
+ * each, and EventTarget adds and removes listeners in linear time: 100k pending retries on one
+ * signal cost minutes. A Set adds and deletes in constant time.
+ */
+interface FanOut {
+  readonly listeners: Set<() => void>;
+  readonly native: () => void;
+}
+
+const fanOuts = new WeakMap<AbortSignal, FanOut>();
+
+/**
+ * Calls `listener` once when `signal` aborts (not at all if it already has: check `aborted`
+ * first). The returned function detaches it; calling it twice, or after the abort, is harmless.
+ * When the last listener of a signal detaches, the native listener goes too, so nothing is left
+ * on a long-lived signal.
+ */
+export function onAbort(signal: AbortSignal, listener: () => void): () => void {
+  let fan = fanOuts.get(signal);
+  if (fan === undefined) {
+    const listeners = new Set<() => void>();
+    const native = (): void => {
+      fanOuts.delete(signal);
+      for (const fn of listeners) fn();
+      listeners.clear();
+    };
+    fan = { listeners, native };
+    fanOuts.set(signal, fan);
+    signal.addEventListener('abort', native, { once: true });
+  }
+  // Each registration gets its own entry, so one function registered twice is called twice.
+  const entry = (): void => listener();
+  const { listeners, native } = fan;
+  listeners.add(entry);
+  return () => {
+    if (!listeners.delete(entry) || listeners.size > 0) return;
+    fanOuts.delete(signal);
+    signal.removeEventListener('abort', native);
+  };
+}

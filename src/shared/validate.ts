@@ -160,3 +160,61 @@ export function pathArgument(where: string, name: string, value: unknown, { file
   if (value.includes('\0')) throw new TypeError(`${where}: "${name}" must not contain NUL characters, got ${describe(value)}`);
   return value;
 }
+
+/**
+ * Option names users bring from the peers (p-retry, cockatiel, async-retry, mkdirp), and what
+ * ridethrough calls them. Only a name the function does not know is looked up here.
+ */
+const PEER_SPELLINGS: Readonly<Record<string, string>> = Object.freeze({
+  retries: 'maxAttempts',
+  minTimeout: 'initialDelayMs',
+  initialDelay: 'initialDelayMs',
+  maxTimeout: 'maxDelayMs',
+  maxDelay: 'maxDelayMs',
+  factor: 'multiplier',
+  maxRetryTime: 'deadlineMs',
+  timeout: 'attemptTimeoutMs',
+  interval: 'intervalMs',
+  mkdirp: 'mkdir',
+});
+
+/**
+ * Refuses option names that `known` does not list, with a `TypeError` that names the option and
+ * suggests the right one: the peer spelling's equivalent, or the nearest known name.
+ * `retries` is singled out because it counts retries where `maxAttempts` counts calls.
+ */
+export function checkOptionNames(where: string, options: object, known: ReadonlySet<string>): void {
+  for (const name in options) {
+    if (known.has(name) || !Object.hasOwn(options, name)) continue;
+    throw new TypeError(`${where}: unknown option "${name}"${suggestion(name, known)}`);
+  }
+}
+
+function suggestion(name: string, known: ReadonlySet<string>): string {
+  const peer = PEER_SPELLINGS[name];
+  if (peer !== undefined && known.has(peer)) {
+    return name === 'retries'
+      ? `; did you mean "maxAttempts"? It counts calls, the first one included (retries: 2 is maxAttempts: 3)`
+      : `; did you mean "${peer}"?`;
+  }
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best === undefined ? `; known options: ${[...known].join(', ')}` : `; did you mean "${best}"?`;
+}
+
+/** Levenshtein distance; names are short, so the quadratic table is cheap. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -24,7 +24,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { listenOnLoopback } from './loopback.js';
+import { listenOnLoopback } from '../../src/testing/loopback.js';
 
 /** An HTTP answer: status code, JSON body (any value, serialised) and extra headers. */
 export interface KubeApiAnswer {

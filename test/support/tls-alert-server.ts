@@ -24,7 +24,7 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenOnLoopback } from './loopback.js';
+import { listenOnLoopback } from '../../src/testing/loopback.js';
 
 /** The TLS record a kubelet without an approved serving certificate answers a ClientHello with. */
 export const TLS_ALERT_INTERNAL_ERROR: Buffer = Buffer.from([

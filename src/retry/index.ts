@@ -653,3 +653,4 @@ function deadlineError(deadlineMs: number, lastError: unknown): DOMException {
 }
 
 function noop(): void {}
+export { createRateLimiter, type RateLimiter, type RateLimiterOptions } from './rate-limiter.js';

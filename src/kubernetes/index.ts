@@ -1,0 +1,27 @@
+/**
+ * Kubernetes API calls that ride through the API server's bad moments, for controllers and
+ * operators built on `@kubernetes/client-node` (an optional peer dependency: only this subpath
+ * needs it, and it never loads it; you pass in your own `KubeConfig` and API classes).
+ *
+ * - {@link makeApiClient}: `kc.makeApiClient(CoreV1Api)` whose every call is classified, retried
+ *   when that is safe, and paced by a rate limiter shared per API server.
+ * - {@link retryOnConflict}: re-run a read-modify-write on a Conflict, as client-go does.
+ *
+ * @module
+ */
+import type { HookErrorEvent } from '../shared/hooks.js';
+import type { ApiRetryEvent, ApiThrottledEvent } from './transport.js';
+
+export { makeApiClient, type ApiClientOptions } from './api-client.js';
+export { retryOnConflict, type RetryOnConflictOptions } from './conflict.js';
+export type { ApiRetryEvent, ApiThrottledEvent } from './transport.js';
+
+/** Each plain diagnostics channel of `ridethrough/kubernetes`, mapped to its (frozen) payload. */
+export interface KubernetesMessages {
+  /** Before each wait of an API call made through {@link makeApiClient}. */
+  'ridethrough:kubernetes:retry': ApiRetryEvent;
+  /** The API server answered 429 to a call made through {@link makeApiClient}. */
+  'ridethrough:kubernetes:throttled': ApiThrottledEvent;
+  /** A hook (`onRetry`, ...) threw or rejected. */
+  'ridethrough:kubernetes:hook-error': HookErrorEvent;
+}

@@ -223,7 +223,7 @@ export class ResilientHttpLibrary implements HttpLibrary {
         s.limiter?.onSuccess();
         return response;
       }
-      const body = (await buffer(response)).toString('utf8');
+      const body = await buffer(response);
       if (status === 429) this.#throttled(method, request.getUrl());
       else s.limiter?.onSuccess();
       const verdict = this.#judgeAnswer(status, body, response.headers, safe);
@@ -283,9 +283,12 @@ export class ResilientHttpLibrary implements HttpLibrary {
   }
 }
 
-/** Reads the body once and puts a re-readable one in its place. */
-async function buffer(response: ResponseContext): Promise<Buffer> {
-  const data = await response.body.binary();
-  response.body = { binary: () => Promise.resolve(data), text: () => Promise.resolve(data.toString('utf8')) };
-  return data;
+/**
+ * Reads the body once, as text, and puts a re-readable one in its place. Text, not binary: the
+ * API server answers JSON, and client-node 2.x's default library has no working `binary()`.
+ */
+async function buffer(response: ResponseContext): Promise<string> {
+  const text = await response.body.text();
+  response.body = { text: () => Promise.resolve(text), binary: () => Promise.resolve(Buffer.from(text)) };
+  return text;
 }

@@ -179,6 +179,74 @@ describe('makeApiClient: what is retried', () => {
     expect(received).toEqual(['POST']);
   });
 
+  /** A server whose odd-numbered answers are cut after the headers and 10 bytes of body. */
+  async function cuttingServer(contentLength: boolean) {
+    const requests: string[] = [];
+    const server = createServer((request, response) => {
+      requests.push(request.method ?? '');
+      request.resume();
+      const body = JSON.stringify(request.method === 'GET' ? { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] } : pod('a'));
+      response.writeHead(request.method === 'GET' ? 200 : 201, {
+        'Content-Type': 'application/json',
+        ...(contentLength ? { 'Content-Length': Buffer.byteLength(body) } : {}),
+      });
+      if (requests.length % 2 === 1) {
+        response.write(body.slice(0, 10));
+        setTimeout(() => request.socket.destroy(), 20);
+      } else response.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { requests, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  }
+
+  it('a connection cut mid-answer: a GET is retried, a POST is not', async () => {
+    const { requests, url } = await cuttingServer(false);
+    const core = makeApiClient(kubeConfigFor(url), k8s.CoreV1Api, { initialDelayMs: 1 });
+    const list = await core.listNamespacedPod({ namespace: 'default' });
+    expect(list.items).toEqual([]);
+    expect(requests).toEqual(['GET', 'GET']);
+    requests.length = 0;
+    const error = await rejection(core.createNamespacedPod({ namespace: 'default', body: pod('a') }));
+    expect(codeOf(error)).toBe('ERR_STREAM_PREMATURE_CLOSE');
+    expect(requests).toEqual(['POST']);
+  });
+
+  it('attemptTimeoutMs rescues a GET whose answer, with a Content-Length, is cut mid-body (node-fetch 2 never settles it)', async () => {
+    const { requests, url } = await cuttingServer(true);
+    const core = makeApiClient(kubeConfigFor(url), k8s.CoreV1Api, { initialDelayMs: 1, attemptTimeoutMs: 500 });
+    const list = await core.listNamespacedPod({ namespace: 'default' });
+    expect(list.items).toEqual([]);
+    expect(requests).toEqual(['GET', 'GET']);
+  });
+
+  it('attemptTimeoutMs: a GET that hangs is tried again, a POST that hangs is not', async () => {
+    let requests: string[] = [];
+    const server = createServer((request, response) => {
+      requests.push(request.method ?? '');
+      request.resume();
+      if (requests.length === 1) return; // never answers
+      response.writeHead(request.method === 'GET' ? 200 : 201, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify(request.method === 'GET' ? { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [] } : pod('a')));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const core = makeApiClient(kubeConfigFor(url), k8s.CoreV1Api, { initialDelayMs: 1, attemptTimeoutMs: 300 });
+    await core.listNamespacedPod({ namespace: 'default' });
+    expect(requests).toEqual(['GET', 'GET']);
+    requests = [];
+    const error = await rejection(core.createNamespacedPod({ namespace: 'default', body: pod('a') }));
+    expect(error).toBeInstanceOf(Error);
+    expect(requests).toEqual(['POST']);
+  });
+
   it('hands a Conflict back at once, for a PUT', async () => {
     const api = await standIn();
     api.enqueue(kubeStatus('Conflict'));

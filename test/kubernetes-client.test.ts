@@ -290,6 +290,29 @@ describe('makeApiClient: what is retried', () => {
   });
 });
 
+describe('makeApiClient: tracing', () => {
+  it('traces each call on ridethrough:kubernetes:request with name, method, attempts and status', async () => {
+    const api = await standIn();
+    api.enqueue(kubeStatus('ServiceUnavailable'));
+    const seen: Array<[string, Record<string, unknown>]> = [];
+    const handlers = {
+      start: (c: unknown) => seen.push(['start', { ...(c as object) }]),
+      end: () => {},
+      asyncStart: () => {},
+      asyncEnd: (c: unknown) => seen.push(['asyncEnd', { ...(c as object) }]),
+      error: (c: unknown) => seen.push(['error', { ...(c as object) }]),
+    };
+    const channel = diagnostics_channel.tracingChannel('ridethrough:kubernetes:request');
+    channel.subscribe(handlers);
+    cleanups.push(() => channel.unsubscribe(handlers));
+    const core = makeApiClient(kubeConfigFor(api.url), k8s.CoreV1Api, { name: 'traced', initialDelayMs: 1 });
+    await core.listNamespacedPod({ namespace: 'default' });
+    expect(seen.map(([phase]) => phase)).toEqual(['start', 'asyncEnd']);
+    expect(seen[0]![1]).toMatchObject({ name: 'traced', method: 'GET', attempts: 0, status: undefined });
+    expect(seen[1]![1]).toMatchObject({ name: 'traced', method: 'GET', attempts: 2, status: 200 });
+  });
+});
+
 describe('retryOnConflict', () => {
   it('re-runs the read-modify-write on a Conflict', async () => {
     const api = await standIn();

@@ -3,6 +3,7 @@ import {
   makeApiClient,
   retryOnConflict,
   type ApiClientOptions,
+  type ApiRequestTraceContext,
   type ApiRetryEvent,
   type ApiThrottledEvent,
   type KubernetesMessages,
@@ -53,6 +54,7 @@ describe('ridethrough/kubernetes types', () => {
     expectTypeOf<KubernetesMessages['ridethrough:kubernetes:retry']>().toEqualTypeOf<ApiRetryEvent>();
     expectTypeOf<KubernetesMessages['ridethrough:kubernetes:throttled']>().toEqualTypeOf<ApiThrottledEvent>();
     expectTypeOf<KubernetesMessages['ridethrough:kubernetes:hook-error']>().toEqualTypeOf<HookErrorEvent>();
+    expectTypeOf<ApiRequestTraceContext['attempts']>().toEqualTypeOf<number>();
     // @ts-expect-error: a misspelled channel
     type _Missing = KubernetesMessages['ridethrough:kubernetes:retries'];
   });

@@ -14,7 +14,7 @@ import type { ApiRetryEvent, ApiThrottledEvent } from './transport.js';
 
 export { makeApiClient, type ApiClientOptions } from './api-client.js';
 export { retryOnConflict, type RetryOnConflictOptions } from './conflict.js';
-export type { ApiRetryEvent, ApiThrottledEvent } from './transport.js';
+export type { ApiRequestTraceContext, ApiRetryEvent, ApiThrottledEvent } from './transport.js';
 
 /** Each plain diagnostics channel of `ridethrough/kubernetes`, mapped to its (frozen) payload. */
 export interface KubernetesMessages {

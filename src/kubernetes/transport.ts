@@ -11,6 +11,7 @@ import type { RateLimiter } from '../retry/rate-limiter.js';
 import { retry, type RetryEvent, type RetryOptions } from '../retry/index.js';
 import type { Clock } from '../shared/clock.js';
 import { startTimer } from '../shared/clock.js';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { diagnosticsChannel } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
 import { linkedController, onAbort, timeoutError } from '../shared/signals.js';
@@ -51,6 +52,28 @@ export interface ApiThrottledEvent {
   /** The rate limiter's rate after this report, in calls per second; undefined without a limiter. */
   readonly qps: number | undefined;
 }
+
+/**
+ * The context of the `ridethrough:kubernetes:request` tracing channel, around each API call made
+ * through {@link makeApiClient} (`tracing:ridethrough:kubernetes:request:start`, `:asyncEnd`,
+ * `:error`...). Mutable, as tracing contexts are: `attempts` and `status` fill in as the call runs.
+ */
+export interface ApiRequestTraceContext {
+  /** The client's `name` option, when it was given one. */
+  readonly name: string | undefined;
+  /** The HTTP method. */
+  readonly method: string;
+  /** The request URL. */
+  readonly url: string;
+  /** Attempts started so far (the last one's number once the call has ended). */
+  attempts: number;
+  /** The HTTP status of the answer handed to client-node; undefined until then, or on a connection failure. */
+  status: number | undefined;
+}
+
+/** The tracing channel's name (the integrator may move it into `tracingChannels`). */
+export const requestTracingChannelName = 'ridethrough:kubernetes:request';
+const requestTracing = tracingChannel<unknown, ApiRequestTraceContext>(requestTracingChannelName);
 
 export const channelNames = Object.freeze({
   retry: 'ridethrough:kubernetes:retry',
@@ -142,7 +165,23 @@ export class ResilientHttpLibrary implements HttpLibrary {
   }
 
   send(request: RequestContext): ReturnType<HttpLibrary['send']> {
-    return new PromiseObservable(this.#send(request)) as unknown as ReturnType<HttpLibrary['send']>;
+    const response = requestTracing.hasSubscribers ? this.#traced(request) : this.#send(request, undefined);
+    return new PromiseObservable(response) as unknown as ReturnType<HttpLibrary['send']>;
+  }
+
+  #traced(request: RequestContext): Promise<ResponseContext> {
+    const trace: ApiRequestTraceContext = {
+      name: this.#s.name,
+      method: String(request.getHttpMethod()),
+      url: request.getUrl(),
+      attempts: 0,
+      status: undefined,
+    };
+    return requestTracing.tracePromise(async () => {
+      const response = await this.#send(request, trace);
+      trace.status = response.httpStatusCode;
+      return response;
+    }, trace);
   }
 
   #optionsFor(safe: boolean, signal: AbortSignal | undefined): RetryOptions {
@@ -158,7 +197,7 @@ export class ResilientHttpLibrary implements HttpLibrary {
     return options;
   }
 
-  async #send(request: RequestContext): Promise<ResponseContext> {
+  async #send(request: RequestContext, trace: ApiRequestTraceContext | undefined): Promise<ResponseContext> {
     const method = String(request.getHttpMethod());
     const safe = SAFE_METHODS.has(method);
     // A signal set on the request (by a middleware) counts as much as the client's own.
@@ -180,7 +219,10 @@ export class ResilientHttpLibrary implements HttpLibrary {
     const withSignal = options.signal !== undefined || this.#s.deadlineMs !== undefined || options.attemptTimeoutMs !== undefined;
     try {
       return await retry(
-        (context) => this.#attempt(request, method, safe, withSignal ? context.signal : undefined),
+        (context) => {
+          if (trace !== undefined) trace.attempts = context.attempt;
+          return this.#attempt(request, method, safe, withSignal ? context.signal : undefined);
+        },
         withOnRetry(options, (event) => this.#announce(request, method, event)),
       );
     } catch (error) {

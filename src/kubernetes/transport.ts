@@ -245,11 +245,15 @@ export class ResilientHttpLibrary implements HttpLibrary {
     if (s.limiter !== undefined) await s.limiter.acquire(signal);
     let cancelTimeout: (() => void) | undefined;
     let link: ReturnType<typeof linkedController> | undefined;
+    let timedOut: DOMException | undefined;
     if (!safe && s.attemptTimeoutMs !== undefined) {
       link = linkedController(signal);
       const { controller } = link;
       const ms = s.attemptTimeoutMs;
-      cancelTimeout = startTimer(s.clock, ms, () => controller.abort(timeoutError(`attempt timed out after ${ms} ms`)));
+      cancelTimeout = startTimer(s.clock, ms, () => {
+        timedOut = timeoutError(`attempt timed out after ${ms} ms`);
+        controller.abort(timedOut);
+      });
       signal = link.signal;
     }
     if (signal !== undefined) request.setSignal(signal);
@@ -268,6 +272,10 @@ export class ResilientHttpLibrary implements HttpLibrary {
       const verdict = this.#judgeAnswer(status, body, response.headers, safe);
       if (verdict.kind !== 'transient') return response;
       throw new ResponseFailure(status, body, response.headers, response, verdict);
+    } catch (error) {
+      // Our own time limit fired: say so, rather than with the HTTP library's AbortError, which
+      // reads as if the caller had aborted.
+      throw timedOut !== undefined && !(error instanceof ResponseFailure) ? timedOut : error;
     } finally {
       cancelTimeout?.();
       link?.dispose();

@@ -932,3 +932,5 @@ function errorCode(error: unknown): unknown {
 }
 
 function noop(): void {}
+
+export { readFilesWithRetry, type ReadFilesWithRetryOptions } from './read-files.js';

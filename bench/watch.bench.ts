@@ -1,7 +1,7 @@
 /**
  * watchWithFallback against the usual ways of noticing a Kubernetes volume update.
  *
- * 1. Wake latency: a volume is updated the way kubelet does it (test/support/kubelet-volume.ts),
+ * 1. Wake latency: a volume is updated the way kubelet does it (ridethrough/testing's KubeletVolume),
  *    many times; for each way of watching, the time from the rename of `..data_tmp` over `..data`
  *    to the first callback that reads the new content, p50 and p99, and the updates never seen
  *    within a second (missed). Each callback reads the file, as a refresh task would. The ways
@@ -15,7 +15,7 @@ import { FSWatcher as ChokidarWatcher, watch as chokidarWatch } from 'chokidar';
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watch as fsWatch, watchFile } from 'node:fs';
 import { watchWithFallback } from 'ridethrough/watch';
-import { KubeletVolume } from '../test/support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { percentile, printTable, type Row } from './harness.js';
 
 const SWAPS = Number(process.env.WATCH_BENCH_SWAPS ?? 120);

@@ -22,7 +22,7 @@ import { classify } from 'ridethrough/classify';
 import { waitFor } from 'ridethrough/gate';
 import { retry } from 'ridethrough/retry';
 import { kubeStatus, startKubeApiServer, type KubeApiReply, type KubeApiServer } from '../test/support/kube-api-server.js';
-import { startTlsAlertServer, type TlsAlertServer } from '../test/support/tls-alert-server.js';
+import { startTlsAlertServer, type TlsAlertServer } from 'ridethrough/testing';
 import { selfSignedPair } from './support/certs.js';
 import { fetchJson, openResponse } from './support/http.js';
 import { runStandalone } from './support/runner.js';

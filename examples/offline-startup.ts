@@ -18,7 +18,7 @@ import { classify } from 'ridethrough/classify';
 import { contentHash } from 'ridethrough/files';
 import { retry } from 'ridethrough/retry';
 import { liveConfig, type LiveConfig } from 'ridethrough/watch';
-import { KubeletVolume } from '../test/support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { fetchJson } from './support/http.js';
 import { runStandalone } from './support/runner.js';
 import { deferred, formatMs, isMain, messageOf, pause, since, Tally, within, withSignal, type Log, type ProgressListener, type ScenarioResult } from './support/scenario.js';

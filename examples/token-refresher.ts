@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atomicWriteFile } from 'ridethrough/files';
 import { watchWithFallback, type WakeReason, type WatchMode, type Watcher, type WatchOptions } from 'ridethrough/watch';
-import { KubeletVolume } from '../test/support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { runStandalone } from './support/runner.js';
 import { deferred, formatMs, isMain, messageOf, pause, since, Tally, within, withSignal, type Log, type ProgressListener, type ScenarioResult } from './support/scenario.js';
 

@@ -20,7 +20,7 @@ import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmptyFileError, classify, createClassifier, defaultRules, rules, type Verdict } from 'ridethrough/classify';
 import { kubeStatus, startKubeApiServer, type KubeApiReply } from './support/kube-api-server.js';
-import { startTlsAlertServer, TLS_ALERT_INTERNAL_ERROR } from './support/tls-alert-server.js';
+import { startTlsAlertServer, TLS_ALERT_INTERNAL_ERROR } from 'ridethrough/testing';
 
 const classifyRotating = createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
 

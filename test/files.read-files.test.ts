@@ -11,7 +11,7 @@ import { createSecureContext as tlsContext } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readFilesWithRetry } from 'ridethrough/files';
 import { selfSignedPair, type CertificatePair } from '../examples/support/certs.js';
-import { KubeletVolume } from './support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 
 let dir: string;
 let certs: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter } from 'ridethrough/retry';
-import { FakeClock, flush } from './support/fake-clock.js';
+import { FakeClock, flush } from 'ridethrough/testing';
 import { activeTimers } from './support/resources.js';
 import { pollUntil } from './support/poll.js';
 

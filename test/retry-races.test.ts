@@ -5,7 +5,7 @@
 import { getEventListeners } from 'node:events';
 import { realClock, retry, type AttemptContext, type Clock, type RetryOptions, type Verdict } from 'ridethrough';
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from './support/fake-clock.js';
+import { FakeClock } from 'ridethrough/testing';
 import { activeTimers as timers } from './support/resources.js';
 
 const TRANSIENT: Verdict = { kind: 'transient', reason: 'test transient' };

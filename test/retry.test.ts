@@ -14,7 +14,7 @@ import {
   type Verdict,
 } from 'ridethrough';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FakeClock, flush } from './support/fake-clock.js';
+import { FakeClock, flush } from 'ridethrough/testing';
 import { activeTimers as timers } from './support/resources.js';
 
 const TRANSIENT: Verdict = { kind: 'transient', reason: 'test transient' };

@@ -10,7 +10,7 @@ import { diagnosticsChannels, EmptyFileError, permanent } from 'ridethrough';
 import { atomicWriteFile, contentHash } from 'ridethrough/files';
 import { liveConfig, type ConfigChangeInfo, type LiveConfig, type LiveConfigErrorContext } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubeletVolume } from './support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
 
 interface Settings {

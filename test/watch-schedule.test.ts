@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchWithFallback, type WakeReason, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from './support/fake-clock.js';
+import { FakeClock } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
 
 let dir: string;

@@ -11,7 +11,7 @@ import { FSWatcher } from 'chokidar';
 import { diagnosticsChannels } from 'ridethrough';
 import { watchWithFallback, type ModeChangeEvent, type WakeContext, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KubeletVolume } from './support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
 
 const HOUR = 3_600_000;

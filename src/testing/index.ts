@@ -1,0 +1,25 @@
+/**
+ * Stand-ins for the faults ridethrough rides through, to test your own controller, operator or
+ * agent with: they behave like the real thing on this machine, with no cluster and no network
+ * beyond 127.0.0.1.
+ *
+ * - {@link projectVolume} / {@link KubeletVolume}: a ConfigMap or Secret volume updated the way
+ *   kubelet's AtomicWriter does it (new `..<timestamp>` directory, `..data` swapped by rename).
+ * - {@link FakeClock}: a `Clock` whose time moves only when the test says so, for schedules.
+ * - {@link startTlsAlertServer}: a kubelet that answers TLS alert 80 until its certificate is approved.
+ * - {@link startFaultServer}: an HTTP upstream that answers 503 with Retry-After, resets
+ *   connections or delays, on demand.
+ *
+ * Every server listens on a free port of 127.0.0.1, and `close()` (or `await using`) leaves no
+ * socket, timer or server behind.
+ *
+ * ```ts
+ * import { FakeClock, projectVolume, startFaultServer, startTlsAlertServer } from 'ridethrough/testing';
+ * ```
+ *
+ * @module
+ */
+export { FakeClock, flush, type FakeClockOptions, type SleepLog } from './fake-clock.js';
+export { startFaultServer, type Fault, type FaultRequest, type FaultServer, type FaultServerHandler, type FaultServerOptions } from './fault-server.js';
+export { KubeletVolume, projectVolume, type KubeletVolumeOptions, type SwapResult, type SwapStep, type VolumePayload } from './kubelet-volume.js';
+export { startTlsAlertServer, TLS_ALERT_INTERNAL_ERROR, type TlsAlertServer, type TlsApproval } from './tls-alert-server.js';

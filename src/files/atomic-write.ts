@@ -1,0 +1,397 @@
+/**
+ * atomicWriteFile: the write itself, step by step.
+ *
+ * Why not write-file-atomic or atomically: both write the temporary file with one `write()` and
+ * ignore the byte count it returns. On a full disk write(2) returns a short count without an
+ * error, and they rename the truncated file over the good one and resolve. This writer loops
+ * until every byte is written (a full disk then surfaces as `ENOSPC`) and checks the size before
+ * the rename. See docs/guides/atomic-writes.md.
+ */
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { permanent } from '../classify/index.js';
+import { realClock } from '../shared/clock.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { booleanOption, describe, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { sha256HexOffThread } from './content-hash.js';
+import { errorCode, isDirectoryError, noop, notRegularFileError } from './fs-errors.js';
+import { createTempFile, removeStaleTemps, sweepDue, tempStem, type TempFile } from './temp-files.js';
+import { encodingOption, modeOption } from './options.js';
+import { holdsSameContent, keepOwner, resolveTarget } from './write-target.js';
+
+/** Options of {@link atomicWriteFile}. */
+export interface AtomicWriteOptions {
+  /**
+   * Permission bits of the written file (`0o600` for a secret). Applied exactly, umask or not,
+   * from the moment the temporary file is created: it is never more open than this.
+   * @defaultValue the mode of the file being replaced; for a new file `0o666` minus the umask
+   * (what `fs.writeFile` gives)
+   */
+  mode?: number;
+  /**
+   * Fsync the data before the rename and the directory after it, so the new content survives a
+   * power cut once the promise resolves. `false` skips both, for scratch files where speed
+   * matters more: the write stays atomic for readers and for a crash of the process, but after a
+   * power cut the file may hold the old content or, on some file systems, nothing.
+   * @defaultValue true
+   */
+  durable?: boolean;
+  /**
+   * Compare with the bytes on disk first and write nothing when they are equal (the result has
+   * `written: false`), so rewriting an unchanged config does not wake the file's watchers. A
+   * `mode` that differs from the file's still causes a write.
+   * @defaultValue false
+   */
+  skipIfUnchanged?: boolean;
+  /**
+   * Create the parent directory (and its parents) when missing. Without it a missing directory
+   * is an `ENOENT` error that names the directory.
+   * @defaultValue false
+   */
+  mkdir?: boolean;
+  /**
+   * How a string `data` is turned into bytes.
+   * @defaultValue 'utf8'
+   */
+  encoding?: BufferEncoding;
+  /**
+   * Cancels the write. Already aborted: the call rejects with `signal.reason` and touches
+   * nothing. Aborted while waiting behind another write to the same file, or before the rename:
+   * it rejects with `signal.reason`, the temporary file is removed and the target is untouched.
+   * Once the rename has happened the write completes and the call resolves.
+   * @defaultValue none
+   */
+  signal?: AbortSignal;
+}
+
+/** What {@link atomicWriteFile} did. */
+export interface AtomicWriteResult {
+  /** `false` only when `skipIfUnchanged` found the same bytes on disk. */
+  readonly written: boolean;
+  /** SHA-256 of the bytes, 64 lowercase hex digits (the same as {@link contentHash} of the data). */
+  readonly hash: string;
+}
+
+/**
+ * Published on `diagnosticsChannels.files.write` (`'ridethrough:files:write'`) once per
+ * {@link atomicWriteFile} call, when it settles, if anyone subscribes.
+ */
+export interface AtomicWriteEvent {
+  /** The path as given, made absolute. */
+  readonly path: string;
+  /**
+   * The file replaced (differs from `path` when `path` is a symlink); `path` when
+   * `skipIfUnchanged` found nothing to do; `undefined` if the call failed before knowing.
+   */
+  readonly target: string | undefined;
+  /** Whether the file was replaced. */
+  readonly written: boolean;
+  /** SHA-256 of the data; `undefined` if it failed before hashing. */
+  readonly hash: string | undefined;
+  /** Size of the data in bytes. */
+  readonly bytes: number;
+  /** Whether both fsyncs were on. */
+  readonly durable: boolean;
+  /** From the call to its settling, waiting behind earlier writes to the same path included. */
+  readonly elapsedMs: number;
+  /** The error the call rejected with, if it did. */
+  readonly error?: unknown;
+}
+
+/**
+ * Replaces a file's content atomically and durably: readers see the old content or the new,
+ * never an empty, partial or mixed file, even if the process is killed or the disk fills up.
+ *
+ * How: the data is written to a temporary file in the same directory, created exclusively
+ * (`O_CREAT|O_EXCL`, so never through a planted symlink) and with its final mode from the start;
+ * every byte is written (short writes are continued, so a full disk surfaces as `ENOSPC`), its
+ * size is checked, it is fsynced, renamed over the target, and the directory is fsynced. On any
+ * error before the rename the temporary file is removed, the target keeps its old content and
+ * the call rejects with the original error (`ENOSPC` stays `ENOSPC`).
+ *
+ * - Temporary files are named `.<name>.<host tag>-<pid>-<random>.ridethrough-tmp`. Ones left by
+ *   a writer that was killed are removed by a later write to the same file: the first one in
+ *   each process, then at most once a minute (listing a large directory is not free). One whose
+ *   process is still alive is never touched.
+ * - Calls for the same path within a process run one after the other in call order; the last
+ *   one wins. Writes from several processes are each atomic.
+ * - The mode (and, when the process may set it, the owner) of the file being replaced is kept
+ *   unless `mode` is given.
+ * - A symlink is followed: writing to `link` replaces the file `link` points to, and `link`
+ *   stays a link. (Kubernetes ConfigMap volumes are made of such links; their content belongs to
+ *   the kubelet, so write your own files elsewhere.) Hard links to the old file keep the old
+ *   content, as with any replace-by-rename.
+ * - A file bind-mounted on its own (a Kubernetes `subPath` mount) cannot be replaced by rename:
+ *   the call rejects with an `EBUSY` error that says so (the original error is its `cause`), marked
+ *   `permanent()` so that `retry` does not retry it.
+ * - A directory as target rejects with `EISDIR`, a FIFO, socket or device with `EINVAL`; a missing
+ *   parent directory with `ENOENT` naming it, unless `mkdir: true`. Nothing is touched.
+ * - Do not modify a `Uint8Array` passed as `data` until the call settles.
+ *
+ * @param path - The file to replace or create (a string or a `file:` URL).
+ * @param data - The content: a string (encoded with `options.encoding`) or bytes.
+ * @param options - See {@link AtomicWriteOptions}.
+ * @returns Whether the file was written and the SHA-256 of the data.
+ * @throws TypeError or RangeError, synchronously, for a bad `path`, `data` or option.
+ *
+ * @example
+ * ```ts
+ * import { atomicWriteFile } from 'ridethrough';
+ * import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ *
+ * const dir = await mkdtemp(join(tmpdir(), 'example-'));
+ * const kubeconfig = join(dir, 'kubeconfig');
+ * await atomicWriteFile(kubeconfig, 'token: abc\n', { mode: 0o600 });
+ * const again = await atomicWriteFile(kubeconfig, 'token: abc\n', { skipIfUnchanged: true });
+ * console.log(again.written); // false: same bytes, the file was not touched
+ * console.log((await stat(kubeconfig)).mode & 0o777); // 384 (0o600)
+ * console.log(await readFile(kubeconfig, 'utf8'));
+ * await rm(dir, { recursive: true });
+ * ```
+ */
+export function atomicWriteFile(
+  path: string | URL,
+  data: string | Uint8Array,
+  options?: AtomicWriteOptions,
+): Promise<AtomicWriteResult> {
+  const where = 'atomicWriteFile()';
+  const file = resolve(pathArgument(where, 'path', path, { fileUrl: true }));
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new TypeError(`${where}: "data" must be a string, a Buffer or a Uint8Array, got ${describe(data)}`);
+  }
+  const o = optionsObject(where, options);
+  const config: WriteConfig = {
+    mode: modeOption(where, o.mode),
+    durable: booleanOption(where, 'durable', o.durable, true),
+    skipIfUnchanged: booleanOption(where, 'skipIfUnchanged', o.skipIfUnchanged, false),
+    mkdir: booleanOption(where, 'mkdir', o.mkdir, false),
+    signal: signalOption(where, o.signal),
+  };
+  const encoding = encodingOption(where, o.encoding);
+  if (config.signal?.aborted) return Promise.reject(config.signal.reason);
+
+  const started = realClock.now();
+  const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
+  const report: WriteReport = {};
+  const result = pathText(path).endsWith('/')
+    ? Promise.reject(isDirectoryError(file))
+    : inQueue(file, config.signal, () => writeAtomically(file, bytes, config, report));
+  if (!writeChannel.hasSubscribers) return result;
+  return result.then(
+    (value) => {
+      publishWrite(file, bytes, config, report, started, undefined);
+      return value;
+    },
+    (error: unknown) => {
+      publishWrite(file, bytes, config, report, started, { error });
+      throw error;
+    },
+  );
+}
+
+interface WriteConfig {
+  mode: number | undefined;
+  durable: boolean;
+  skipIfUnchanged: boolean;
+  mkdir: boolean;
+  signal: AbortSignal | undefined;
+}
+
+type WriteReport = { target?: string; hash?: string; written?: boolean };
+
+const writeChannel = diagnosticsChannel(diagnosticsChannels.files.write);
+
+function publishWrite(
+  file: string,
+  bytes: Uint8Array,
+  config: WriteConfig,
+  report: WriteReport,
+  started: number,
+  failure: { error: unknown } | undefined,
+): void {
+  if (!writeChannel.hasSubscribers) return;
+  const event: AtomicWriteEvent = {
+    path: file,
+    target: report.target,
+    written: report.written ?? false,
+    hash: report.hash,
+    bytes: bytes.length,
+    durable: config.durable,
+    elapsedMs: realClock.now() - started,
+    ...failure,
+  };
+  writeChannel.publish(event);
+}
+
+async function writeAtomically(file: string, bytes: Uint8Array, config: WriteConfig, report: WriteReport): Promise<AtomicWriteResult> {
+  const { signal } = config;
+  // Hashed while the file system works; it never rejects, so it may wait unawaited.
+  const hashing = sha256HexOffThread(bytes).then((hash) => (report.hash = hash));
+  if (config.skipIfUnchanged && (await holdsSameContent(file, bytes, config.mode))) {
+    report.target = file;
+    return { written: false, hash: await hashing };
+  }
+  signal?.throwIfAborted();
+  const { target, existing } = await resolveTarget(file);
+  report.target = target;
+  if (existing?.isDirectory()) throw isDirectoryError(target);
+  // A device, FIFO or socket would be replaced by a regular file: never what was meant.
+  if (existing && !existing.isFile()) throw notRegularFileError(target, existing);
+  const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
+
+  const directory = dirname(target);
+  const stem = tempStem(basename(target));
+  let created: string | undefined;
+  let temp: TempFile;
+  try {
+    temp = await createTempFile(directory, stem, mode);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+    if (!config.mkdir) {
+      throw Object.assign(
+        new Error(`atomicWriteFile(): the directory "${directory}" does not exist (pass mkdir: true to create it)`, { cause: error }),
+        { code: 'ENOENT', path: directory },
+      );
+    }
+    created = await mkdir(directory, { recursive: true });
+    temp = await createTempFile(directory, stem, mode);
+  }
+  // Sweep temp files of dead writers while this one is being written; never rejects.
+  const sweep = sweepDue(target) ? removeStaleTemps(directory, stem) : undefined;
+  let renamed = false;
+  try {
+    await keepOwner(temp.handle, existing);
+    if (mode !== undefined && mode !== (mode & 0o777 & ~process.umask())) {
+      // open() applied the umask (or cannot set special bits): fix it before any byte is written.
+      await temp.handle.chmod(mode);
+    }
+    await writeAll(temp.handle, bytes, signal);
+    const [{ size }] = await Promise.all([temp.handle.stat(), config.durable ? temp.handle.sync() : undefined]);
+    if (size !== bytes.length) {
+      throw Object.assign(
+        new Error(`atomicWriteFile(): the temporary file for "${target}" holds ${size} bytes after writing ${bytes.length}; the target was left untouched`),
+        { code: 'EIO', path: target },
+      );
+    }
+    await temp.handle.close();
+    signal?.throwIfAborted();
+    await renameOver(temp.path, target);
+    renamed = true;
+  } catch (error) {
+    await temp.handle.close().catch(noop);
+    if (!renamed) await unlink(temp.path).catch(noop);
+    throw error;
+  } finally {
+    await sweep;
+  }
+  report.written = true;
+  if (config.durable) {
+    await syncDirectory(directory);
+    // Directories made here need their own entries made durable in their parents.
+    if (created !== undefined) await syncCreatedDirectories(created, directory);
+  }
+  return { written: true, hash: await hashing };
+}
+
+/** Larger writes go in pieces so an abort is seen between them. */
+const WRITE_CHUNK = 4 * 1024 * 1024;
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    signal?.throwIfAborted();
+    const length = Math.min(bytes.length - offset, WRITE_CHUNK);
+    // write(2) may write fewer bytes than asked without an error (a disk filling up): continue
+    // from where it stopped; the next call then reports the real error (ENOSPC).
+    const { bytesWritten } = await handle.write(bytes, offset, length, offset);
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error(`atomicWriteFile(): write made no progress at byte ${offset} of ${bytes.length}`), { code: 'EIO' });
+    }
+    offset += bytesWritten;
+  }
+}
+
+async function renameOver(temp: string, target: string): Promise<void> {
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    if (errorCode(error) !== 'EBUSY') throw error;
+    const { errno } = error as NodeJS.ErrnoException;
+    // Marked permanent: EBUSY is usually worth a retry, but a mount point stays a mount point.
+    throw permanent(Object.assign(
+      new Error(
+        `atomicWriteFile(): "${target}" cannot be replaced by rename (EBUSY): it is most likely a bind mount of a single file ` +
+          '(a Kubernetes subPath or a file mounted into a container); mount its directory instead',
+        { cause: error },
+      ),
+      { code: 'EBUSY', errno, syscall: 'rename', path: target },
+    ));
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(directory, 'r');
+  } catch (error) {
+    if (cannotSyncDirectory(error)) return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    if (!cannotSyncDirectory(error)) throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Errors that mean "this platform or file system cannot fsync a directory", not "I/O failed". */
+function cannotSyncDirectory(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'EINVAL' || code === 'ENOTSUP' || code === 'EISDIR' || code === 'EACCES' || code === 'EPERM';
+}
+
+async function syncCreatedDirectories(first: string, last: string): Promise<void> {
+  // mkdir -p created `first` .. `last`; each one's entry lives in its parent (`last`'s own
+  // content was synced already).
+  for (let directory = last; ; directory = dirname(directory)) {
+    await syncDirectory(dirname(directory));
+    if (directory === first || dirname(directory) === directory) return;
+  }
+}
+
+// Per-path queue: calls for one path run in call order, so the last call's content wins.
+const queues = new Map<string, Promise<void>>();
+
+function inQueue<T>(key: string, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
+  let started = false;
+  const previous = queues.get(key);
+  const run = (): Promise<T> => {
+    started = true;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return task();
+  };
+  const result = previous ? previous.then(run) : run();
+  const tail = result.then(noop, noop);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  if (!previous || !signal) return result;
+  // Waiting behind another write: an abort rejects now; the task will see the signal and skip.
+  return new Promise<T>((resolvePromise, rejectPromise) => {
+    const onAbort = (): void => {
+      if (!started) rejectPromise(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    result.then(resolvePromise, rejectPromise).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function pathText(path: string | URL): string {
+  return typeof path === 'string' ? path : path.pathname;
+}
+

@@ -372,8 +372,16 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   const port = await listenOnLoopback(server);
   const url = `http://127.0.0.1:${port}`;
+  const cutWatches = (): number => {
+    const open = [...watches];
+    for (const w of open) {
+      w.stop();
+      w.response.destroy();
+    }
+    return open.length;
+  };
   const cutAll = (): void => {
-    for (const w of [...watches]) (w.stop(), w.response.destroy());
+    cutWatches();
     for (const socket of sockets) socket.destroy();
   };
   const stopListening = (): Promise<void> =>
@@ -419,11 +427,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     delayResponses(ms) {
       delayMs = ms;
     },
-    dropWatches() {
-      const dropped = watches.size;
-      for (const w of [...watches]) (w.stop(), w.response.destroy());
-      return dropped;
-    },
+    dropWatches: cutWatches,
     compact: () => store.compact(),
     async restart({ downMs = 0, compact = false } = {}) {
       await stopListening();

@@ -90,7 +90,11 @@ export interface FakeApiServer extends AsyncDisposable {
   dropWatches(): number;
   /** Forgets the history: resuming a watch from an earlier resourceVersion gets 410 Expired. */
   compact(): void;
-  /** Stops listening, cuts every connection, stays down `downMs`, then listens on the same port, objects kept. */
+  /**
+   * Stops listening, cuts every connection, stays down `downMs` (objects can still be changed
+   * through this object meanwhile), then listens on the same port, objects kept. With `compact`,
+   * the history is forgotten as it comes back, as a restarted server's watch cache does.
+   */
   restart(options?: { downMs?: number | undefined; compact?: boolean | undefined }): Promise<void>;
   /** Stops listening and destroys every connection. Idempotent. */
   close(): Promise<void>;
@@ -431,9 +435,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     compact: () => store.compact(),
     async restart({ downMs = 0, compact = false } = {}) {
       await stopListening();
-      if (compact) store.compact();
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       if (closing !== undefined) return;
+      // After the downtime, so that changes made while it was down are lost from the history too.
+      if (compact) store.compact();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, '127.0.0.1', () => (server.off('error', reject), resolve()));

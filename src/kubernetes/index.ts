@@ -6,15 +6,20 @@
  * - {@link makeApiClient}: `kc.makeApiClient(CoreV1Api)` whose every call is classified, retried
  *   when that is safe, and paced by a rate limiter shared per API server.
  * - {@link retryOnConflict}: re-run a read-modify-write on a Conflict, as client-go does.
+ * - {@link makeInformer}: client-node's informer, whose list-watch loop resumes, relists and
+ *   retries instead of stopping on the first error.
  *
  * @module
  */
 import type { HookErrorEvent } from '../shared/hooks.js';
 import type { ApiRetryEvent, ApiThrottledEvent } from './transport.js';
+import type { InformerConnectEvent, InformerErrorEvent, InformerListEvent } from './informer-types.js';
 
 export { makeApiClient, type ApiClientOptions } from './api-client.js';
 export { retryOnConflict, type RetryOnConflictOptions } from './conflict.js';
 export type { ApiRequestTraceContext, ApiRetryEvent, ApiThrottledEvent } from './transport.js';
+export { makeInformer } from './informer.js';
+export type * from './informer-types.js';
 
 /** Each plain diagnostics channel of `ridethrough/kubernetes`, mapped to its (frozen) payload. */
 export interface KubernetesMessages {
@@ -22,6 +27,12 @@ export interface KubernetesMessages {
   'ridethrough:kubernetes:retry': ApiRetryEvent;
   /** The API server answered 429 to a call made through {@link makeApiClient}. */
   'ridethrough:kubernetes:throttled': ApiThrottledEvent;
-  /** A hook (`onRetry`, ...) threw or rejected. */
+  /** An informer's watch is open. */
+  'ridethrough:kubernetes:informer-connect': InformerConnectEvent;
+  /** An informer listed (first list or relist), with the differences it delivered. */
+  'ridethrough:kubernetes:informer-list': InformerListEvent;
+  /** An informer's list or watch failed; it waits `delayMs` and goes on. */
+  'ridethrough:kubernetes:informer-error': InformerErrorEvent;
+  /** A hook (`onRetry`, an informer's callback, ...) threw or rejected. */
   'ridethrough:kubernetes:hook-error': HookErrorEvent;
 }

@@ -9,6 +9,8 @@
  * - {@link startTlsAlertServer}: a kubelet that answers TLS alert 80 until its certificate is approved.
  * - {@link startFaultServer}: an HTTP upstream that answers 503 with Retry-After, resets
  *   connections or delays, on demand.
+ * - {@link startFakeApiServer}: a Kubernetes API server (list, watch, bookmarks, writes) with
+ *   faults on demand: dropped watches, compaction (410), 429, 503, resets, restarts.
  *
  * Every server listens on a free port of 127.0.0.1, and `close()` (or `await using`) leaves no
  * socket, timer or server behind.
@@ -23,3 +25,6 @@ export { FakeClock, flush, type FakeClockOptions, type SleepLog } from './fake-c
 export { startFaultServer, type Fault, type FaultRequest, type FaultServer, type FaultServerHandler, type FaultServerOptions } from './fault-server.js';
 export { KubeletVolume, projectVolume, type KubeletVolumeOptions, type SwapResult, type SwapStep, type VolumePayload } from './kubelet-volume.js';
 export { startTlsAlertServer, TLS_ALERT_INTERNAL_ERROR, type TlsAlertServer, type TlsApproval } from './tls-alert-server.js';
+export {
+  startFakeApiServer, kubeStatus, statusCodes, type FakeApiServer, type FakeApiServerOptions, type FakeApiAnswer, type FakeApiReply, type FakeApiReset, type FakeApiRequest, type FakeApiTarget, type FakeObject, type FakeResource, type KubeStatusOptions, type StatusReason,
+} from './fake-api-server.js';

@@ -9,6 +9,7 @@ import { contentHash, readFilesWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { onAbort } from '../shared/signals.js';
 import { watchWithFallback, type Watcher } from '../watch/index.js';
 import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, type Hooks, type Schedule } from './common.js';
 import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
@@ -196,7 +197,7 @@ function configure(files: unknown, options: LiveTlsCredentialsOptions | undefine
   if (random !== undefined) watchOptions.random = random;
   return {
     files: paths,
-    paths: Object.values(paths),
+    paths: Object.freeze(Object.values(paths)),
     hooks: hooksFrom(where, o),
     schedule: scheduleFrom(where, o, 60_000),
     deadlineMs: numberOption(where, 'deadlineMs', o.deadlineMs, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 }),
@@ -284,17 +285,20 @@ async function start(s: Settings): Promise<TlsCredentials> {
   });
   const close = async (): Promise<void> => {
     lifetime.abort();
+    stopFollowingSignal();
     for (const detach of [...servers.values()]) detach();
     await watcher.close();
   };
-  if (s.signal !== undefined) {
-    if (s.signal.aborted) await close();
-    else s.signal.addEventListener('abort', () => void close(), { once: true, signal: lifetime.signal });
-  }
+  const stopFollowingSignal = s.signal === undefined ? () => {} : onAbort(s.signal, () => void close());
   await watcher.ready;
-  s.signal?.throwIfAborted();
+  if (s.signal?.aborted) {
+    // Aborted while the watch was being armed: leave nothing behind before rejecting.
+    await close();
+    s.signal.throwIfAborted();
+  }
 
   const check = (): CheckOutcome => {
+    if (lifetime.signal.aborted) return { ok: false, detail: 'closed: the certificate is no longer followed' };
     const now = s.schedule.now();
     const { certificate } = pair;
     if (now >= pair.notAfter) return { ok: false, detail: `certificate expired at ${certificate.validTo}` };

@@ -8,6 +8,7 @@ import { contentHash, readFileWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { checkOptionNames, functionOption, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { onAbort } from '../shared/signals.js';
 import { watchWithFallback } from '../watch/index.js';
 import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake } from './common.js';
 import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
@@ -167,7 +168,7 @@ async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
     ...(s.signal === undefined ? {} : { signal: s.signal }),
   });
   s.signal?.throwIfAborted();
-  const paths = [s.file];
+  const paths = Object.freeze([s.file]);
   announceChange(s.hooks, { kind: 'token', paths, hash: token.hash, previousHash: undefined, notAfter: token.expiresAt });
 
   let failures = 0;
@@ -207,14 +208,16 @@ async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
   });
   const close = async (): Promise<void> => {
     lifetime.abort();
+    stopFollowingSignal();
     await watcher.close();
   };
-  if (s.signal !== undefined) {
-    if (s.signal.aborted) await close();
-    else s.signal.addEventListener('abort', () => void close(), { once: true, signal: lifetime.signal });
-  }
+  const stopFollowingSignal = s.signal === undefined ? () => {} : onAbort(s.signal, () => void close());
   await watcher.ready;
-  s.signal?.throwIfAborted();
+  if (s.signal?.aborted) {
+    // Aborted while the watch was being armed: leave nothing behind before rejecting.
+    await close();
+    s.signal.throwIfAborted();
+  }
 
   return Object.freeze({
     path: s.file,
@@ -225,6 +228,7 @@ async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
       return token.expiresAt === undefined ? undefined : new Date(token.expiresAt);
     },
     check: (): CheckOutcome => {
+      if (lifetime.signal.aborted) return { ok: false, detail: 'closed: the token is no longer followed' };
       if (token.expiresAt === undefined) return { ok: true, detail: 'token has no expiry' };
       const at = new Date(token.expiresAt).toISOString();
       return s.schedule.now() >= token.expiresAt ? { ok: false, detail: `token expired at ${at}` } : { ok: true, detail: `valid until ${at}` };

@@ -208,17 +208,22 @@ function configure(files: unknown, options: LiveTlsCredentialsOptions | undefine
   };
 }
 
-/** Builds a pair from one generation's bytes; throws what makes it unusable. */
-function toPair(s: Settings, bytes: Readonly<Record<string, Buffer>>, mark: (error: Error) => Error): Pair {
+/**
+ * Builds a pair from one generation's bytes; throws what makes it unusable. The validity dates
+ * are checked only for a pair other than `current`: the pair in use is not refused again when it
+ * expires (`check` reports that).
+ */
+function toPair(s: Settings, bytes: Readonly<Record<string, Buffer>>, mark: (error: Error) => Error, current?: Pair): Pair {
   const material = { cert: bytes.cert!, key: bytes.key!, ...(bytes.ca === undefined ? {} : { ca: bytes.ca }) };
   const certificate = new X509Certificate(material.cert); // PEM errors: mid-rotation
   const secureContext = createSecureContext({ ...s.contextOptions, ...material }); // key mismatch: mid-rotation
   const notBefore = Date.parse(certificate.validFrom);
   const notAfter = Date.parse(certificate.validTo);
+  const hash = contentHash(bytes.ca === undefined ? material.cert : Buffer.concat([material.cert, Buffer.from('\n'), bytes.ca]));
+  if (hash === current?.hash) return current;
   const now = s.schedule.now();
   if (now >= notAfter) throw mark(validityError('ERR_CERT_EXPIRED', `the certificate expired at ${certificate.validTo}`));
   if (now < notBefore) throw mark(validityError('ERR_CERT_NOT_YET_VALID', `the certificate is not valid before ${certificate.validFrom}`));
-  const hash = contentHash(bytes.ca === undefined ? material.cert : Buffer.concat([material.cert, Buffer.from('\n'), bytes.ca]));
   return { material, secureContext, certificate, hash, notBefore, notAfter };
 }
 
@@ -257,7 +262,7 @@ async function start(s: Settings): Promise<TlsCredentials> {
       // A re-read rides through a rotation caught half-way; a finished but bad version
       // (expired, not yet valid) is refused at once.
       next = await readFilesWithRetry(s.files, {
-        parse: (bytes) => toPair(s, bytes, (error) => permanent(error)),
+        parse: (bytes) => toPair(s, bytes, (error) => permanent(error), pair),
         deadlineMs: REREAD_DEADLINE_MS,
         initialDelayMs: 50,
         signal,

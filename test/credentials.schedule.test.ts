@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { liveTlsCredentials, liveToken } from 'ridethrough/credentials';
 import { createCa, issue, type Issued } from './support/certs.js';
-import { FakeClock, flush } from './support/fake-clock.js';
+import { FakeClock, flush } from 'ridethrough/testing';
 
 let dir: string;
 let leaf: Issued;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveTlsCredentials, type CredentialsRejectedEvent } from 'ridethrough/credentials';
 import { listenOnLoopback } from '../src/testing/loopback.js';
 import { createCa, issue, type Issued, type TestCa } from './support/certs.js';
-import { KubeletVolume } from './support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
 import { leftovers } from './support/leftovers.js';
 

@@ -744,6 +744,22 @@ describe('classify never throws and never hangs', () => {
     }
   });
 
+  it('huge strings where a rule reads text are not scanned (issue 14): the verdict shows the bound', () => {
+    const huge = ' '.repeat(50_000_000);
+    const cases: Array<[unknown, Verdict]> = [
+      [withProps({ status: 503, headers: { 'retry-after': `${huge}1` } }), { kind: 'transient', reason: 'HTTP 503' }],
+      [withCode('EPROTO', `${huge}tlsv1 alert internal error`), { kind: 'permanent', reason: 'unrecognised error' }],
+      [Object.assign(new SyntaxError(`${huge}JSON`)), { kind: 'permanent', reason: 'unrecognised error' }],
+    ];
+    for (const [value, want] of cases) {
+      expect(classify(value)).toEqual(want);
+      expect(withRotatingFile(value)).toEqual(want);
+    }
+    // Short texts are still read.
+    expect(classify(withProps({ status: 503, headers: { 'retry-after': ' 2 ' } }))).toEqual({ kind: 'transient', reason: 'HTTP 503', retryAfterMs: 2000 });
+    expect(withRotatingFile(new SyntaxError('Unexpected end of JSON input'))).toEqual({ kind: 'transient', reason: 'truncated JSON' });
+  });
+
   it('a throwing getter costs only the rule that read it', () => {
     const e = new Proxy(withCode('ECONNRESET'), {
       get: (target, key) => {

@@ -123,6 +123,18 @@ function isObject(value: unknown): value is Bag {
   return typeof value === 'object' && value !== null;
 }
 
+const MAX_RETRY_AFTER_LENGTH = 64;
+/**
+ * Longer messages are not searched: OpenSSL's alert text and V8's JSON errors are short, and a
+ * search (or a slice, which flattens a concatenated string) of a huge one would cost its length.
+ */
+const MAX_MESSAGE_SCAN = 1024;
+
+/** Whether `message`, a string of at most {@link MAX_MESSAGE_SCAN} characters, contains `part`. */
+function messageHas(message: unknown, part: string): boolean {
+  return typeof message === 'string' && message.length <= MAX_MESSAGE_SCAN && message.includes(part);
+}
+
 /**
  * Milliseconds from a Retry-After value: delay-seconds (`"120"`, or a number) or an HTTP date.
  * `Date.now()` rather than a Clock: an HTTP date is wall-clock time, and classify has no clock.
@@ -130,7 +142,8 @@ function isObject(value: unknown): value is Bag {
 function parseRetryAfter(value: unknown): number | undefined {
   if (Array.isArray(value)) value = value[0];
   if (typeof value === 'number') return secondsToMs(value);
-  if (typeof value !== 'string') return undefined;
+  // An HTTP date is 29 characters: anything much longer is not a Retry-After, and not worth a scan.
+  if (typeof value !== 'string' || value.length > MAX_RETRY_AFTER_LENGTH) return undefined;
   const seconds = parseSeconds(value);
   if (seconds !== undefined) return secondsToMs(seconds);
   // Every HTTP-date form starts with a day name; Date.parse alone would take "-5" for a year.
@@ -358,8 +371,7 @@ const tlsCodeRule = codeRule(tlsCodes);
 
 /** `https.get` reports alert 80 as a generic EPROTO with OpenSSL's text in the message. */
 function isEprotoAlert(error: Bag): boolean {
-  const message = error.message;
-  return typeof message === 'string' && message.includes('tlsv1 alert internal error');
+  return messageHas(error.message, 'tlsv1 alert internal error');
 }
 
 function tlsRule(error: unknown): Verdict | undefined {
@@ -570,8 +582,7 @@ function rotatingFileRule(error: unknown): Verdict | undefined {
   if (found !== undefined) return found;
   // JSON.parse of a file cut short: "Unexpected end of JSON input", "Unterminated string in JSON ...".
   if (error.name === 'SyntaxError') {
-    const message = error.message;
-    if (typeof message === 'string' && message.includes('JSON')) return TRUNCATED_JSON;
+    if (messageHas(error.message, 'JSON')) return TRUNCATED_JSON;
   }
   return undefined;
 }

@@ -300,16 +300,6 @@ function racedAttempt<T>(
         settle({ ok: false, error: signal.reason, stopped: undefined });
       });
     }
-    if (controller !== undefined) {
-      const byDeadline = untilDeadline <= (attemptTimeoutMs ?? Infinity);
-      cancelTimer = startTimer(clock, limitMs, () => {
-        const reason = byDeadline
-          ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
-          : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
-        controller.abort(reason);
-        settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
-      });
-    }
     let result: Promise<T>;
     try {
       result = Promise.resolve(fn(new Context(attempt, attemptSignal)));
@@ -320,6 +310,18 @@ function racedAttempt<T>(
     if (done) {
       result.then(undefined, noop); // a late rejection of an attempt we stopped waiting for
       return;
+    }
+    // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
+    // must see this timer as part of the attempt, not as a wait between attempts.
+    if (controller !== undefined) {
+      const byDeadline = untilDeadline <= (attemptTimeoutMs ?? Infinity);
+      cancelTimer = startTimer(clock, limitMs, () => {
+        const reason = byDeadline
+          ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
+          : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
+        controller.abort(reason);
+        settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
+      });
     }
     detachResult = whenSettled(
       result,

@@ -100,13 +100,46 @@ export function retry<T>(fn: (context: AttemptContext) => Promise<T> | T, option
     return Promise.reject(error);
   }
   if (settings.signal?.aborted) return Promise.reject(settings.signal.reason);
-  if (!callTracing.hasSubscribers) return retryLoop(fn, settings, undefined);
+  if (!callTracing.hasSubscribers) {
+    return canAbort(settings) || attemptTracing.hasSubscribers ? retryLoop(fn, settings, undefined) : firstAttempt(fn, settings);
+  }
   const trace: RetryTraceContext = { name: settings.name, attempts: 0, verdict: undefined };
   return callTracing.tracePromise(retryLoop<T>, trace, undefined, fn, settings, trace);
 }
 
 /** The settings of `retry(fn)` with no options, checked once. */
 let defaultSettings: RetrySettings | undefined;
+
+/**
+ * Attempt 1 of a call that nothing can abort, outside the loop: most calls succeed at once, and a
+ * `.then` costs them far less than entering the loop's async function (about 1.8x a bare
+ * `await fn()` against 2.5x, measured on the built package). A failure goes on in the loop as
+ * attempt 1's outcome; the caller's async stack still runs through it, as V8 follows the promise
+ * a `then` callback returns.
+ */
+function firstAttempt<T>(fn: (context: AttemptContext) => Promise<T> | T, s: RetrySettings): Promise<T> {
+  const startedAt = wantsEvents(s) ? s.clock.now() : undefined;
+  let result: Promise<T> | T;
+  try {
+    result = fn(new Context(1, undefined));
+  } catch (error) {
+    return retryLoop(fn, s, undefined, { error, startedAt });
+  }
+  return Promise.resolve(result).then(
+    (value) => {
+      s.budget?.onSuccess();
+      return value;
+    },
+    (error: unknown) => retryLoop(fn, s, undefined, { error, startedAt }),
+  );
+}
+
+/** What attempt 1 did when {@link firstAttempt} made it. */
+type FirstFailure = { readonly error: unknown; readonly startedAt: number | undefined };
+
+function canAbort(s: RetrySettings): boolean {
+  return s.signal !== undefined || s.deadlineMs !== undefined || s.attemptTimeoutMs !== undefined;
+}
 
 type Failure = { readonly error: unknown; readonly stopped: 'timeout' | 'deadline' | undefined };
 type Outcome<T> = ({ readonly ok: true; readonly value: T }) | ({ readonly ok: false } & Failure);
@@ -121,12 +154,13 @@ async function retryLoop<T>(
   fn: (context: AttemptContext) => Promise<T> | T,
   s: RetrySettings,
   trace: RetryTraceContext | undefined,
+  first?: FirstFailure,
 ): Promise<T> {
   const { clock, signal, deadlineMs } = s;
   // The clock is read only when something will want the elapsed time: the success path skips it.
-  let startedAt = deadlineMs !== undefined || wantsEvents(s) ? clock.now() : undefined;
+  let startedAt = first !== undefined ? first.startedAt : deadlineMs !== undefined || wantsEvents(s) ? clock.now() : undefined;
   const deadlineAt = deadlineMs === undefined ? undefined : startedAt! + deadlineMs;
-  const canAbort = signal !== undefined || deadlineMs !== undefined || s.attemptTimeoutMs !== undefined;
+  const plain = !canAbort(s);
   let nextDelay: (() => number) | undefined;
   let lastError: unknown;
   let lastVerdict: Verdict | undefined;
@@ -147,7 +181,12 @@ async function retryLoop<T>(
 
     let value: T | undefined;
     let failure: Failure | undefined;
-    if (!canAbort && !attemptTracing.hasSubscribers) {
+    if (attempt === 1 && first !== undefined) {
+      failure = { error: first.error, stopped: undefined };
+      // One microtask, so that the promise the caller awaits takes hold of this one before fn
+      // runs again: the async stack of what fn throws next then runs through to the caller.
+      await undefined;
+    } else if (plain && !attemptTracing.hasSubscribers) {
       // The plain call: nothing can abort it, so no timer, no controller and no race. Awaited
       // here, in the loop, so that an error's async stack runs through to the caller.
       try {

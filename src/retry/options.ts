@@ -147,35 +147,41 @@ export function checkBackoffOptions(o: BackoffOptions, where: string, optionPath
  */
 export function checkRetryOptions(o: RetryOptions, where: string, optionPath?: string): RetrySettings {
   checkNames(where, o, RETRY_OPTIONS, optionPath);
-  const key = (name: string): string => (optionPath === undefined ? name : `${optionPath}.${name}`);
-  // No object spread here: in Node 20's V8, spreading this object costs ~9 us per call.
+  const key = (name: string): string => optionName(optionPath, name);
+  // This runs on every call: no object spread (in Node 20's V8, spreading this object cost ~9 us)
+  // and no constraint objects built per call.
   return {
     schedule: schedule(o, where, optionPath),
-    maxAttempts: numberOption(where, key('maxAttempts'), o.maxAttempts, 10, { min: 1, integer: true, infinite: true }),
+    maxAttempts: numberOption(where, key('maxAttempts'), o.maxAttempts, 10, ATTEMPTS_RANGE),
     deadlineMs: optionalNumberOption(where, key('deadlineMs'), o.deadlineMs, TIMER_RANGE),
     attemptTimeoutMs: optionalNumberOption(where, key('attemptTimeoutMs'), o.attemptTimeoutMs, TIMER_RANGE),
-    maxRetryAfterMs: numberOption(where, key('maxRetryAfterMs'), o.maxRetryAfterMs, DEFAULT_MAX_RETRY_AFTER_MS, {
-      min: 0,
-      max: MAX_TIMER_MS,
-    }),
+    maxRetryAfterMs: numberOption(where, key('maxRetryAfterMs'), o.maxRetryAfterMs, DEFAULT_MAX_RETRY_AFTER_MS, DELAY_RANGE),
     signal: signalOption(where, o.signal, key('signal')),
     classify: functionOption<Classifier>(where, key('classify'), o.classify) ?? defaultClassify,
     onRetry: functionOption(where, key('onRetry'), o.onRetry),
     onRecovered: functionOption(where, key('onRecovered'), o.onRecovered),
-    budget: objectOption<RetryBudget>(where, key('budget'), o.budget, ['tryAcquire', 'onSuccess']),
+    budget: objectOption<RetryBudget>(where, key('budget'), o.budget, BUDGET_METHODS),
     clock: clockOption(where, o.clock, key('clock')),
     name: nameOption(where, key('name'), o.name),
   };
 }
 
+const ATTEMPTS_RANGE = Object.freeze({ min: 1, integer: true, infinite: true });
+const DELAY_RANGE = Object.freeze({ min: 0, max: MAX_TIMER_MS });
+const NON_NEGATIVE = Object.freeze({ min: 0 });
+const MULTIPLIER_RANGE = Object.freeze({ min: 1 });
+const BUDGET_METHODS = Object.freeze(['tryAcquire', 'onSuccess']);
+
+/** An option's name as the user wrote it: `multiplier`, or `retry.multiplier` under a path. */
+function optionName(optionPath: string | undefined, name: string): string {
+  return optionPath === undefined ? name : `${optionPath}.${name}`;
+}
+
 function schedule(o: BackoffOptions, where: string, optionPath: string | undefined): Schedule {
-  const key = (name: string): string => (optionPath === undefined ? name : `${optionPath}.${name}`);
-  const initialDelayMs = numberOption(where, key('initialDelayMs'), o.initialDelayMs, 100, { min: 0 });
+  const key = (name: string): string => optionName(optionPath, name);
+  const initialDelayMs = numberOption(where, key('initialDelayMs'), o.initialDelayMs, 100, NON_NEGATIVE);
   // Not given, maxDelayMs is never below a longer initialDelayMs: only two given values can contradict.
-  const maxDelayMs = numberOption(where, key('maxDelayMs'), o.maxDelayMs, Math.max(DEFAULT_MAX_DELAY_MS, initialDelayMs), {
-    min: 0,
-    max: MAX_TIMER_MS,
-  });
+  const maxDelayMs = numberOption(where, key('maxDelayMs'), o.maxDelayMs, Math.max(DEFAULT_MAX_DELAY_MS, initialDelayMs), DELAY_RANGE);
   if (initialDelayMs > maxDelayMs) {
     throw new RangeError(
       `${where}: option "${key('initialDelayMs')}" (${initialDelayMs}) must not exceed "${key('maxDelayMs')}" (${maxDelayMs})`,
@@ -184,7 +190,7 @@ function schedule(o: BackoffOptions, where: string, optionPath: string | undefin
   return {
     initialDelayMs,
     maxDelayMs,
-    multiplier: numberOption(where, key('multiplier'), o.multiplier, 2, { min: 1 }),
+    multiplier: numberOption(where, key('multiplier'), o.multiplier, 2, MULTIPLIER_RANGE),
     jitter: enumOption(where, key('jitter'), o.jitter, JITTERS, 'full'),
     random: functionOption<() => number>(where, key('random'), o.random) ?? Math.random,
   };

@@ -75,7 +75,10 @@ describe('readFileWithRetry types', () => {
   });
 
   it('accepts every retry option', () => {
-    expectTypeOf<ReadFileWithRetryOptions>().toExtend<RetryOptions>();
+    expectTypeOf<keyof RetryOptions>().toExtend<keyof ReadFileWithRetryOptions>();
+    // exactOptionalPropertyTypes: an optional value may be forwarded as it is.
+    const forward = (name?: string, deadlineMs?: number) => readFileWithRetry('f', { name, deadlineMs, encoding: undefined, allowEmpty: undefined });
+    expectTypeOf(forward).returns.toEqualTypeOf<Promise<string>>();
     expectTypeOf(
       readFileWithRetry('f', {
         maxAttempts: Infinity,

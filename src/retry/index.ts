@@ -1,6 +1,21 @@
 /**
- * Backoff retry: call a function until it succeeds, waiting longer after each transient failure,
- * giving up at once on a permanent one, and never outliving the caller's deadline or signal.
+ * `ridethrough/retry`: backoff retry. Call a function until it succeeds, waiting longer after
+ * each transient failure, giving up at once on a permanent one, and never outliving the caller's
+ * deadline or signal ({@link retry}); the schedule on its own ({@link backoffDelays}); a budget
+ * that stops retry storms ({@link createRetryBudget}); a shared pace ({@link createRateLimiter}).
+ *
+ * ```ts
+ * import { retry } from 'ridethrough/retry';
+ *
+ * let calls = 0;
+ * const answer = await retry(async () => {
+ *   if (++calls < 3) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+ *   return 'ok';
+ * }, { maxAttempts: 5, initialDelayMs: 10, deadlineMs: 5_000 });
+ * console.log(answer, calls); // ok 3
+ * ```
+ *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
  *
  * @module
  */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveToken, type CredentialsChangeEvent, type CredentialsRejectedEvent } from 'ridethrough/credentials';
-import { KubeletVolume } from './support/kubelet-volume.js';
+import { KubeletVolume } from 'ridethrough/testing';
 import { leftovers } from './support/leftovers.js';
 import { pollUntil } from './support/poll.js';
 

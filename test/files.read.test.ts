@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chmod, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -161,7 +162,7 @@ describe('readFileWithRetry: failing at once', () => {
     expect(retries).toEqual([]);
   });
 
-  it('rejects at once with EACCES for a file it may not read', async () => {
+  it('rejects at once with EACCES for a file it may not read', async ({ skip }) => {
     const file = join(dir, 'secret');
     await writeFile(file, 'token');
     await chmod(file, 0o600);
@@ -173,15 +174,22 @@ describe('readFileWithRetry: failing at once', () => {
       expect(retries).toEqual([]);
       return;
     }
-    // Root reads anything: ask a child running as nobody.
-    const script = fileURLToPath(new URL('./support/read-file-child.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(nodeForOthers(), ['--import', 'tsx', script, file], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      uid: 65534,
-      gid: 65534,
-      timeout: 20_000,
-    });
-    expect(JSON.parse(stdout)).toEqual({ code: 'EACCES', name: 'Error', retries: 0 });
+    // Root reads anything: ask a child running as nobody. The clone may sit where nobody may not
+    // enter (`mktemp -d` makes 0700 directories), so the child does not load tsx or anything else
+    // from it: it runs as one bundled file, in a directory of its own that everyone may read.
+    const node = nodeForOthers();
+    if (node === undefined || !othersMayEnter(dir)) {
+      return skip(`uid 65534 cannot reach ${node === undefined ? 'a Node binary' : tmpdir()}: no child to read as nobody`);
+    }
+    const childDir = await mkdtemp(join(tmpdir(), 'ridethrough-read-child-'));
+    try {
+      await chmod(childDir, 0o755);
+      const child = await bundleForOthers(fileURLToPath(new URL('./support/read-file-child.ts', import.meta.url)), childDir);
+      const { stdout } = await promisify(execFile)(node, [child, file], { cwd: childDir, uid: 65534, gid: 65534, timeout: 20_000 });
+      expect(JSON.parse(stdout)).toEqual({ code: 'EACCES', name: 'Error', retries: 0 });
+    } finally {
+      await rm(childDir, { recursive: true, force: true });
+    }
   });
 
   it('uses a classify of the caller for read errors', async () => {
@@ -311,19 +319,47 @@ async function selfSignedCertificate(): Promise<string> {
  * A Node binary that a child running as nobody can execute: this one, unless it lives somewhere
  * only root may enter (Node 24 from `npx node@24` sits under /root/.npm), else the one on PATH.
  */
-function nodeForOthers(): string {
+function nodeForOthers(): string | undefined {
   const candidates = [process.execPath, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node'))];
-  const usable = candidates.find((candidate) => {
+  return candidates.find((candidate) => {
     try {
-      if ((statSync(candidate).mode & 0o001) === 0) return false;
-      for (let dir = dirname(candidate); dir !== dirname(dir); dir = dirname(dir)) {
-        if ((statSync(dir).mode & 0o001) === 0) return false;
-      }
-      return true;
+      return (statSync(candidate).mode & 0o001) !== 0 && othersMayEnter(dirname(candidate));
     } catch {
       return false;
     }
   });
-  if (usable === undefined) throw new Error('no Node binary that uid 65534 may execute');
-  return usable;
+}
+
+/** Whether a user with no rights but "others" may enter `dir` and every directory above it. */
+function othersMayEnter(dir: string): boolean {
+  try {
+    for (; dir !== dirname(dir); dir = dirname(dir)) if ((statSync(dir).mode & 0o001) === 0) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Bundles `script` (TypeScript, importing `ridethrough/...` through tsconfig's paths) into one
+ * plain ES module in `outDir`, readable by everyone. esbuild is tsx's own dependency.
+ */
+async function bundleForOthers(script: string, outDir: string): Promise<string> {
+  const fromTsx = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const esbuild = fromTsx('esbuild') as { build(options: Record<string, unknown>): Promise<unknown> };
+  const outfile = join(outDir, 'child.mjs');
+  await esbuild.build({
+    entryPoints: [script],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
+    // A CommonJS dependency inside an ES module bundle still needs a require.
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    logLevel: 'silent',
+  });
+  await chmod(outfile, 0o644);
+  return outfile;
 }

@@ -1,5 +1,5 @@
 /**
- * The error classifier: is this failure worth retrying?
+ * `ridethrough/classify`: is this failure worth retrying?
  *
  * {@link classify} looks at any thrown value and answers with a {@link Verdict}: `'transient'`
  * (retrying may help), or `'permanent'` (it cannot; fail now), with a short human reason and,
@@ -8,6 +8,16 @@
  *
  * An error that no rule recognises is **permanent** by default: fail fast rather than retry
  * something nobody understood.
+ *
+ * ```ts
+ * import { classify } from 'ridethrough/classify';
+ *
+ * const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+ * console.log(classify(reset).kind); // 'transient'
+ * console.log(classify(new TypeError('x is not a function')).kind); // 'permanent'
+ * ```
+ *
+ * Guide: [Classifying errors](../../docs/guides/classification.md).
  *
  * @module
  */

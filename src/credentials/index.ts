@@ -7,6 +7,20 @@
  *
  * Built on `ridethrough/files` (readFilesWithRetry) and `ridethrough/watch` (watchWithFallback).
  *
+ * ```ts
+ * import { liveToken } from 'ridethrough/credentials';
+ *
+ * const token = await liveToken('/var/run/secrets/kubernetes.io/serviceaccount/token');
+ * const response = await fetch('https://kubernetes.default.svc/version', {
+ *   headers: { authorization: `Bearer ${token.current}` }, // always the newest good token
+ * });
+ * console.log(response.status);
+ * await token.close();
+ * ```
+ *
+ * Guides: [Scenario: a certificate that rotates](../../docs/guides/scenario-cert-rotation.md),
+ * [Scenario: a refresher that follows a rotated token](../../docs/guides/scenario-token-refresher.md).
+ *
  * @packageDocumentation
  */
 export {

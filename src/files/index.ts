@@ -9,7 +9,21 @@
  * - {@link contentHash} (content-hash.ts): a SHA-256 of bytes or of canonical JSON, for change
  *   detection.
  *
+ * ```ts
+ * import { mkdtemp } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { atomicWriteFile, readFileWithRetry } from 'ridethrough/files';
+ *
+ * const state = join(await mkdtemp(join(tmpdir(), 'agent-')), 'state.json');
+ * await atomicWriteFile(state, JSON.stringify({ generation: 7 }), { mode: 0o600 });
+ * console.log(await readFileWithRetry(state, { parse: (text) => JSON.parse(text) as unknown })); // { generation: 7 }
+ * ```
+ *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
  * This file only names the public API; the code is in the sibling files.
+ *
+ * @module
  */
 export { atomicWriteFile, type AtomicWriteEvent, type AtomicWriteOptions, type AtomicWriteResult } from './atomic-write.js';
 export { contentHash } from './content-hash.js';

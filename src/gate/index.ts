@@ -1,6 +1,20 @@
 /**
  * `ridethrough/gate`: the readiness gate. Do not start a step until every named check passes for
- * every subject, and when it is not ready, say which check failed for which subject and why.
+ * every subject, and when it is not ready, say which check failed for which subject and why
+ * ({@link readinessGate}); wait for any condition on the same schedule ({@link waitFor}).
+ *
+ * ```ts
+ * import { readinessGate } from 'ridethrough/gate';
+ *
+ * let synced = false;
+ * const gate = readinessGate({ checks: { informers: () => synced || 'caches not synced yet' } });
+ * console.log((await gate.evaluate(undefined)).ready); // false
+ * synced = true;
+ * console.log((await gate.evaluate(undefined)).ready); // true
+ * ```
+ *
+ * Guide: [Readiness gates](../../docs/guides/readiness-gate.md).
+ *
  * This file holds `readinessGate` itself; the public types and {@link NotReadyError} are in
  * types.ts, one evaluation in evaluate.ts, the waits in wait.ts, the `/readyz` probe in probe.ts
  * and the text in format.ts.

@@ -1,13 +1,27 @@
 /**
- * Kubernetes API calls that ride through the API server's bad moments, for controllers and
- * operators built on `@kubernetes/client-node` (an optional peer dependency: only this subpath
- * needs it, and it never loads it; you pass in your own `KubeConfig` and API classes).
+ * `ridethrough/kubernetes`: Kubernetes API calls that ride through the API server's bad moments,
+ * for controllers and operators built on `@kubernetes/client-node` (an optional peer dependency:
+ * only this subpath needs it, and it never loads it; you pass in your own `KubeConfig` and API
+ * classes).
  *
  * - {@link makeApiClient}: `kc.makeApiClient(CoreV1Api)` whose every call is classified, retried
  *   when that is safe, and paced by a rate limiter shared per API server.
  * - {@link retryOnConflict}: re-run a read-modify-write on a Conflict, as client-go does.
  * - {@link makeInformer}: client-node's informer, whose list-watch loop resumes, relists and
  *   retries instead of stopping on the first error.
+ *
+ * ```ts
+ * import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+ * import { makeApiClient } from 'ridethrough/kubernetes';
+ *
+ * const kc = new KubeConfig();
+ * kc.loadFromDefault();
+ * const core = makeApiClient(kc, CoreV1Api, { name: 'pods' });
+ * const pods = await core.listNamespacedPod({ namespace: 'default' }); // 429, 503, resets: retried
+ * console.log(pods.items.length);
+ * ```
+ *
+ * Guide: [Kubernetes API calls and watches](../../docs/guides/kubernetes.md).
  *
  * @module
  */

@@ -1,9 +1,25 @@
 /**
- * `ridethrough/retry`: call a function until it succeeds, waiting longer after each transient
- * failure, giving up at once on a permanent one, and never outliving the caller's deadline or
- * signal. This file is the subpath's face and holds {@link retry} itself: the retry loop and the
- * raced attempt. The schedule is in backoff.ts, the shared budget in budget.ts, option checking
- * in options.ts, the event and trace payloads in events.ts, the rate limiter in rate-limiter.ts.
+ * `ridethrough/retry`: backoff retry. Call a function until it succeeds, waiting longer after
+ * each transient failure, giving up at once on a permanent one, and never outliving the caller's
+ * deadline or signal ({@link retry}); the schedule on its own ({@link backoffDelays}); a budget
+ * that stops retry storms ({@link createRetryBudget}); a shared pace ({@link createRateLimiter}).
+ *
+ * ```ts
+ * import { retry } from 'ridethrough/retry';
+ *
+ * let calls = 0;
+ * const answer = await retry(async () => {
+ *   if (++calls < 3) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+ *   return 'ok';
+ * }, { maxAttempts: 5, initialDelayMs: 10, deadlineMs: 5_000 });
+ * console.log(answer, calls); // ok 3
+ * ```
+ *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
+ *
+ * This file is the subpath's face and holds {@link retry} itself: the retry loop and the raced
+ * attempt. The schedule is in backoff.ts, the shared budget in budget.ts, option checking in
+ * options.ts, the event and trace payloads in events.ts, the rate limiter in rate-limiter.ts.
  *
  * @module
  */

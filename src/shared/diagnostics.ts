@@ -22,11 +22,11 @@ import { channel, type Channel } from 'node:diagnostics_channel';
 export const diagnosticsChannels = Object.freeze({
   /** Published by `retry()`, and so also by `readFileWithRetry`, `waitFor` and `waitUntilReady`, which retry through it. */
   retry: Object.freeze({
-    /** Before each wait: a {@link RetryEvent}. */
+    /** Before each wait: a {@link retry!RetryEvent}. */
     retry: 'ridethrough:retry:retry',
-    /** A success that followed failures: a {@link RecoveredEvent}. */
+    /** A success that followed failures: a {@link retry!RecoveredEvent}. */
     recovered: 'ridethrough:retry:recovered',
-    /** `retry()` gave up: a {@link GiveUpEvent}. */
+    /** `retry()` gave up: a {@link retry!GiveUpEvent}. */
     giveUp: 'ridethrough:retry:give-up',
     /** An `onRetry`/`onRecovered` hook threw or rejected: a `HookErrorEvent`. */
     hookError: 'ridethrough:retry:hook-error',

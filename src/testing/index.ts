@@ -1,7 +1,7 @@
 /**
- * Stand-ins for the faults ridethrough rides through, to test your own controller, operator or
- * agent with: they behave like the real thing on this machine, with no cluster and no network
- * beyond 127.0.0.1.
+ * `ridethrough/testing`: stand-ins for the faults ridethrough rides through, to test your own
+ * controller, operator or agent with: they behave like the real thing on this machine, with no
+ * cluster and no network beyond 127.0.0.1.
  *
  * - {@link projectVolume} / {@link KubeletVolume}: a ConfigMap or Secret volume updated the way
  *   kubelet's AtomicWriter does it (new `..<timestamp>` directory, `..data` swapped by rename).
@@ -16,8 +16,21 @@
  * socket, timer or server behind.
  *
  * ```ts
- * import { FakeClock, projectVolume, startFaultServer, startTlsAlertServer } from 'ridethrough/testing';
+ * import { retry } from 'ridethrough/retry';
+ * import { startFaultServer } from 'ridethrough/testing';
+ *
+ * await using upstream = await startFaultServer();
+ * upstream.inject({ status: 503, retryAfter: 0 }); // the first request fails, the next succeeds
+ * const status = await retry(async () => {
+ *   const response = await fetch(upstream.url);
+ *   if (response.status >= 500) throw Object.assign(new Error('unavailable'), { status: response.status });
+ *   return response.status;
+ * }, { initialDelayMs: 10 });
+ * console.log(status, upstream.requests.length); // 200 2
  * ```
+ *
+ * Guides: the scenarios ([Scenario: logs from a node that is not ready](../../docs/guides/scenario-log-stream.md),
+ * [Scenario: starting while the API server is unreachable](../../docs/guides/scenario-offline-startup.md)) use them.
  *
  * @module
  */

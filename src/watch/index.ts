@@ -1,7 +1,19 @@
 /**
- * Run a refresh task promptly when the files it depends on change, and on a timer whatever
- * happens to the file watch: {@link watchWithFallback}, and {@link liveConfig}, a parsed
- * configuration file that follows its updates.
+ * `ridethrough/watch`: run a refresh task promptly when the files it depends on change, and on a
+ * timer whatever happens to the file watch: {@link watchWithFallback}, and {@link liveConfig}, a
+ * parsed configuration file that follows its updates.
+ *
+ * ```ts
+ * import { watchWithFallback } from 'ridethrough/watch';
+ *
+ * const watcher = watchWithFallback('/etc/hostname', ({ reason }) => console.log('refresh:', reason), {
+ *   intervalMs: 60_000, // and at least once a minute, watch or no watch
+ * });
+ * await watcher.ready; // logged "refresh: start"
+ * await watcher.close();
+ * ```
+ *
+ * Guide: [Watching files](../../docs/guides/watching-files.md).
  *
  * How it watches (see docs/design.md for the reasons):
  * - Only directories are watched, through chokidar (one inotify watch each, shared across
@@ -16,6 +28,8 @@
  *   `'timer-only'` mode; it keeps re-arming (on the retry schedule, on every timer run, and as soon
  *   as the nearest existing ancestor directory shows the path coming back) and returns to
  *   `'watching'`, waking the task once, because anything may have changed meanwhile.
+ *
+ * @module
  */
 import { FSWatcher } from 'chokidar';
 import { readFile, realpath, stat } from 'node:fs/promises';

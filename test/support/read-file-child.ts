@@ -3,7 +3,8 @@
  * EACCES from a child started with another uid. Prints one JSON line:
  * `{ "code": ..., "name": ..., "retries": n }` or `{ "content": ... }`.
  *
- * Run: `node --import tsx test/support/read-file-child.ts <file>`
+ * Run: `node --import tsx test/support/read-file-child.ts <file>`; test/files.read.test.ts bundles it
+ * into one file first, so that a child running as nobody loads nothing from the clone.
  */
 import { readFileWithRetry } from 'ridethrough/files';
 

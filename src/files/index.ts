@@ -27,5 +27,6 @@
  */
 export { atomicWriteFile, type AtomicWriteEvent, type AtomicWriteOptions, type AtomicWriteResult } from './atomic-write.js';
 export { contentHash } from './content-hash.js';
+export { EmptyFileError } from './empty-file-error.js';
 export { readFileWithRetry, type ReadFileWithRetryOptions } from './read.js';
 export { readFilesWithRetry, type ReadFilesWithRetryOptions } from './read-files.js';

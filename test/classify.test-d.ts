@@ -37,7 +37,10 @@ describe('classify types', () => {
   });
 
   it('ClassifierOptions', () => {
-    expectTypeOf<ClassifierOptions>().toEqualTypeOf<{ rules?: readonly Rule[]; fallback?: VerdictKind }>();
+    expectTypeOf<ClassifierOptions>().toEqualTypeOf<{ rules?: readonly Rule[] | undefined; fallback?: VerdictKind | undefined }>();
+    // Forwarding optional values compiles under exactOptionalPropertyTypes (issue 10).
+    const forward = (rules?: readonly Rule[], fallback?: VerdictKind): Classifier => createClassifier({ rules, fallback });
+    expectTypeOf(forward).returns.toEqualTypeOf<Classifier>();
   });
 
   it('Rule, rules and defaultRules', () => {
@@ -70,7 +73,8 @@ describe('classify types', () => {
     expectTypeOf(transient(42)).toEqualTypeOf<Error>();
     const caught: unknown = new Error('x');
     expectTypeOf(permanent(caught)).toEqualTypeOf<unknown>();
-    expectTypeOf<TransientOptions>().toEqualTypeOf<{ retryAfterMs?: number }>();
+    expectTypeOf<TransientOptions>().toEqualTypeOf<{ retryAfterMs?: number | undefined }>();
+    transient(new Error('x'), { retryAfterMs: undefined });
     // @ts-expect-error retryAfterMs is a number
     transient(new Error('x'), { retryAfterMs: '5' });
   });

@@ -17,6 +17,7 @@ import {
   type Rule,
   type Verdict,
 } from 'ridethrough/classify';
+import { safeClassify } from '../src/classify/safe-classify.js';
 
 const withCode = (code: string, message = code): Error => Object.assign(new Error(message), { code });
 const withProps = (props: Record<string, unknown>, message = 'failed'): Error => Object.assign(new Error(message), props);
@@ -205,6 +206,20 @@ describe('createClassifier: options', () => {
   it('validates the options argument', () => {
     expect(() => createClassifier(null as never)).toThrow('createClassifier(): options must be an object, got null');
     expect(() => createClassifier([] as never)).toThrow(TypeError);
+  });
+
+  it('refuses unknown option names, naming them and the nearest known one (issue 10)', () => {
+    const options = { rule: [rules.node] };
+    expect(() => createClassifier(options as never)).toThrow(TypeError);
+    expect(() => createClassifier(options as never)).toThrow(/^createClassifier\(\): unknown option "rule".*"rules"/);
+    expect(() => createClassifier({ fallbak: 'transient' } as never)).toThrow(/unknown option "fallbak".*"fallback"/);
+    expect(() => transient(new Error('x'), { retryAfter: 5 } as never)).toThrow(/^transient\(\): unknown option "retryAfter".*"retryAfterMs"/);
+  });
+
+  it('takes undefined for every option, as with exactOptionalPropertyTypes (issue 10)', () => {
+    const lenient = createClassifier({ rules: undefined, fallback: undefined });
+    expect(lenient(new Error('odd'))).toEqual({ kind: 'permanent', reason: 'unrecognised error' });
+    expect(classify(transient(new Error('x'), { retryAfterMs: undefined }))).toEqual({ kind: 'transient', reason: 'marked transient' });
   });
 
   it('copies the rule list: changing the array afterwards changes nothing', () => {
@@ -729,6 +744,22 @@ describe('classify never throws and never hangs', () => {
     }
   });
 
+  it('huge strings where a rule reads text are not scanned (issue 14): the verdict shows the bound', () => {
+    const huge = ' '.repeat(50_000_000);
+    const cases: Array<[unknown, Verdict]> = [
+      [withProps({ status: 503, headers: { 'retry-after': `${huge}1` } }), { kind: 'transient', reason: 'HTTP 503' }],
+      [withCode('EPROTO', `${huge}tlsv1 alert internal error`), { kind: 'permanent', reason: 'unrecognised error' }],
+      [Object.assign(new SyntaxError(`${huge}JSON`)), { kind: 'permanent', reason: 'unrecognised error' }],
+    ];
+    for (const [value, want] of cases) {
+      expect(classify(value)).toEqual(want);
+      expect(withRotatingFile(value)).toEqual(want);
+    }
+    // Short texts are still read.
+    expect(classify(withProps({ status: 503, headers: { 'retry-after': ' 2 ' } }))).toEqual({ kind: 'transient', reason: 'HTTP 503', retryAfterMs: 2000 });
+    expect(withRotatingFile(new SyntaxError('Unexpected end of JSON input'))).toEqual({ kind: 'transient', reason: 'truncated JSON' });
+  });
+
   it('a throwing getter costs only the rule that read it', () => {
     const e = new Proxy(withCode('ECONNRESET'), {
       get: (target, key) => {
@@ -835,5 +866,38 @@ describe('classify never throws and never hangs', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('safeClassify (what retry, gate and kubernetes run a caller\'s classifier through)', () => {
+  const original = withCode('ECONNRESET');
+
+  it('passes a verdict through', () => {
+    expect(safeClassify(classify, original)).toBe(classify(original));
+  });
+
+  it('judges a classifier that throws permanent', () => {
+    const throws = (): Verdict => {
+      throw new Error('classifier bug');
+    };
+    expect(safeClassify(throws, original)).toEqual({ kind: 'permanent', reason: 'classifier threw' });
+  });
+
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['a string', 'transient'],
+    ['an object without kind', { reason: 'x' }],
+    ['an object with an unknown kind', { kind: 'maybe', reason: 'x' }],
+  ])('judges a classifier that answers %s like one that throws (issue 14)', (_, answer) => {
+    const broken = (() => answer) as unknown as (error: unknown) => Verdict;
+    const v = safeClassify(broken, original);
+    expect(v).toEqual({ kind: 'permanent', reason: 'classifier threw' });
+    expect(Object.isFrozen(v)).toBe(true);
+  });
+
+  it('a getter on kind that throws is a classifier that throws', () => {
+    const hostile = (() => ({ get kind(): never { throw new Error('kind') }, reason: 'x' })) as unknown as (error: unknown) => Verdict;
+    expect(safeClassify(hostile, original)).toEqual({ kind: 'permanent', reason: 'classifier threw' });
   });
 });

@@ -275,18 +275,24 @@ describe('readFileWithRetry: budget and cancellation', () => {
 });
 
 describe('readFileWithRetry: bad input', () => {
-  it('throws synchronously, naming the argument or option', () => {
-    const call = (...args: unknown[]) => () => (readFileWithRetry as (...a: unknown[]) => unknown)(...args);
-    expect(call(7)).toThrow(new TypeError('readFileWithRetry(): "path" must be a string or a file: URL, got 7'));
-    expect(call('')).toThrow(/"path" must not be empty/);
-    expect(call('f', { encoding: 'nope' })).toThrow(RangeError);
-    expect(call('f', { encoding: 5 })).toThrow(/option "encoding"/);
-    expect(call('f', { parse: 'JSON' })).toThrow(/option "parse" must be a function/);
-    expect(call('f', { allowEmpty: 'no' })).toThrow(/option "allowEmpty" must be a boolean/);
-    expect(call('f', { classify: {} })).toThrow(/option "classify" must be a function/);
-    expect(call('f', { maxAttempts: 0 })).toThrow(RangeError);
-    expect(call('f', { deadlineMs: -1 })).toThrow(/deadlineMs/);
-    expect(call('f', [])).toThrow(/options must be an object/);
+  it('rejects, never throws at the call, naming the argument or option', async () => {
+    const call = (...args: unknown[]) => (readFileWithRetry as (...a: unknown[]) => Promise<unknown>)(...args);
+    await expect(call(7)).rejects.toThrow(new TypeError('readFileWithRetry(): "path" must be a string or a file: URL, got 7'));
+    await expect(call('')).rejects.toThrow(/"path" must not be empty/);
+    await expect(call('f', { encoding: 'nope' })).rejects.toThrow(RangeError);
+    await expect(call('f', { encoding: 5 })).rejects.toThrow(/option "encoding"/);
+    await expect(call('f', { parse: 'JSON' })).rejects.toThrow(/option "parse" must be a function/);
+    await expect(call('f', { allowEmpty: 'no' })).rejects.toThrow(/option "allowEmpty" must be a boolean/);
+    await expect(call('f', { classify: {} })).rejects.toThrow(/option "classify" must be a function/);
+    await expect(call('f', { maxAttempts: 0 })).rejects.toThrow(RangeError);
+    await expect(call('f', { deadlineMs: -1 })).rejects.toThrow(/deadlineMs/);
+    await expect(call('f', [])).rejects.toThrow(/options must be an object/);
+    await expect(call('f', { retries: 2 })).rejects.toThrow(/unknown option "retries".*maxAttempts/);
+    await expect(call('f', { encodng: 'utf8' })).rejects.toThrow(/unknown option "encodng"; did you mean "encoding"\?/);
+    await expect(call('f', { name: 7 })).rejects.toThrow(new TypeError('readFileWithRetry(): option "name" must be a string, got 7'));
+    let caught: unknown;
+    expect(() => void readFileWithRetry(7 as never).catch((error: unknown) => (caught = error))).not.toThrow();
+    await expect.poll(() => caught).toBeInstanceOf(TypeError);
     // A first wait longer than the default 5 s cap is accepted: the cap rises to meet it.
     expect(() => void readFileWithRetry(join(dir, 'f'), { initialDelayMs: 10_000, maxAttempts: 1 }).catch(() => {})).not.toThrow();
   });

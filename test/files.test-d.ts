@@ -16,18 +16,18 @@ describe('atomicWriteFile types', () => {
     expectTypeOf(atomicWriteFile).parameter(1).toEqualTypeOf<string | Uint8Array>();
     expectTypeOf(atomicWriteFile).parameter(2).toEqualTypeOf<AtomicWriteOptions | undefined>();
     expectTypeOf(atomicWriteFile).returns.toEqualTypeOf<Promise<AtomicWriteResult>>();
-    expectTypeOf<AtomicWriteResult>().toEqualTypeOf<{ readonly written: boolean; readonly hash: string }>();
+    expectTypeOf<AtomicWriteResult>().toEqualTypeOf<{ readonly written: boolean; readonly hash: string; readonly directorySynced: boolean }>();
     expectTypeOf(atomicWriteFile('f', Buffer.from('x'))).resolves.toEqualTypeOf<AtomicWriteResult>();
   });
 
   it('has exactly the documented options', () => {
     expectTypeOf<AtomicWriteOptions>().toEqualTypeOf<{
-      mode?: number;
-      durable?: boolean;
-      skipIfUnchanged?: boolean;
-      mkdir?: boolean;
-      encoding?: BufferEncoding;
-      signal?: AbortSignal;
+      mode?: number | undefined;
+      durable?: boolean | undefined;
+      skipIfUnchanged?: boolean | undefined;
+      mkdir?: boolean | undefined;
+      encoding?: BufferEncoding | undefined;
+      signal?: AbortSignal | undefined;
     }>();
     // @ts-expect-error data must be a string or bytes
     void atomicWriteFile('f', 42);
@@ -75,7 +75,10 @@ describe('readFileWithRetry types', () => {
   });
 
   it('accepts every retry option', () => {
-    expectTypeOf<ReadFileWithRetryOptions>().toExtend<RetryOptions>();
+    expectTypeOf<keyof RetryOptions>().toExtend<keyof ReadFileWithRetryOptions>();
+    // exactOptionalPropertyTypes: an optional value may be forwarded as it is.
+    const forward = (name?: string, deadlineMs?: number) => readFileWithRetry('f', { name, deadlineMs, encoding: undefined, allowEmpty: undefined });
+    expectTypeOf(forward).returns.toEqualTypeOf<Promise<string>>();
     expectTypeOf(
       readFileWithRetry('f', {
         maxAttempts: Infinity,

@@ -49,7 +49,7 @@ describe('atomicWriteFile: content and result', () => {
   it('creates a file with the exact bytes and returns written:true and the sha256', async () => {
     const file = join(dir, 'config.json');
     const result = await atomicWriteFile(file, '{"a":1}\n');
-    expect(result).toEqual({ written: true, hash: sha256('{"a":1}\n') });
+    expect(result).toEqual({ written: true, hash: sha256('{"a":1}\n'), directorySynced: true });
     expect(await readFile(file, 'utf8')).toBe('{"a":1}\n');
     expect(await tempFiles()).toEqual([]);
   });
@@ -268,26 +268,40 @@ describe('atomicWriteFile: symlinks, directories, bad input', () => {
     expect(await tempFiles()).toEqual([]);
   });
 
-  it('throws synchronously, naming the argument or option, for bad input', () => {
+  it('rejects, never throws at the call, naming the argument or option, for bad input', async () => {
     const file = join(dir, 'f');
-    const call = (...args: unknown[]) => () => (atomicWriteFile as (...a: unknown[]) => unknown)(...args);
-    expect(call(42, 'x')).toThrow(new TypeError('atomicWriteFile(): "path" must be a string or a file: URL, got 42'));
-    expect(call('', 'x')).toThrow(/"path" must not be empty/);
-    expect(call(new URL('https://example.com/f'), 'x')).toThrow(/"path" must be a file: URL, got https: URL/);
-    expect(call(file, 42)).toThrow(new TypeError('atomicWriteFile(): "data" must be a string, a Buffer or a Uint8Array, got 42'));
-    expect(call(file, { a: 1 })).toThrow(/"data" must be a string, a Buffer or a Uint8Array, got an object/);
-    expect(call(file, undefined)).toThrow(/"data"/);
-    expect(call(file, new Float32Array(2))).toThrow(/"data"/);
-    expect(call(file, 'x', 'utf8')).toThrow(/options must be an object/);
-    expect(call(file, 'x', { mode: '600' })).toThrow(TypeError);
-    expect(call(file, 'x', { mode: -1 })).toThrow(new RangeError('atomicWriteFile(): option "mode" must be an integer from 0 to 0o7777, got -1'));
-    expect(call(file, 'x', { mode: 0o10000 })).toThrow(RangeError);
-    expect(call(file, 'x', { mode: 1.5 })).toThrow(RangeError);
-    expect(call(file, 'x', { durable: 'yes' })).toThrow(/option "durable" must be a boolean, got "yes"/);
-    expect(call(file, 'x', { skipIfUnchanged: 1 })).toThrow(/option "skipIfUnchanged"/);
-    expect(call(file, 'x', { mkdir: null })).toThrow(/option "mkdir"/);
-    expect(call(file, 'x', { encoding: 'klingon' })).toThrow(RangeError);
-    expect(call(file, 'x', { signal: {} })).toThrow(/option "signal" must be an AbortSignal/);
+    const call = (...args: unknown[]) => (atomicWriteFile as (...a: unknown[]) => Promise<unknown>)(...args);
+    await expect(call(42, 'x')).rejects.toThrow(new TypeError('atomicWriteFile(): "path" must be a string or a file: URL, got 42'));
+    await expect(call('', 'x')).rejects.toThrow(/"path" must not be empty/);
+    await expect(call(new URL('https://example.com/f'), 'x')).rejects.toThrow(/"path" must be a file: URL, got https: URL/);
+    await expect(call(file, 42)).rejects.toThrow(new TypeError('atomicWriteFile(): "data" must be a string, a Buffer or a Uint8Array, got 42'));
+    await expect(call(file, { a: 1 })).rejects.toThrow(/"data" must be a string, a Buffer or a Uint8Array, got an object/);
+    await expect(call(file, undefined)).rejects.toThrow(/"data"/);
+    await expect(call(file, new Float32Array(2))).rejects.toThrow(/"data"/);
+    await expect(call(file, 'x', 'utf8')).rejects.toThrow(/options must be an object/);
+    await expect(call(file, 'x', { mode: '600' })).rejects.toThrow(TypeError);
+    await expect(call(file, 'x', { mode: -1 })).rejects.toThrow(new RangeError('atomicWriteFile(): option "mode" must be an integer from 0 to 0o777, got -1'));
+    await expect(call(file, 'x', { mode: 0o10000 })).rejects.toThrow(RangeError);
+    await expect(call(file, 'x', { mode: 1.5 })).rejects.toThrow(RangeError);
+    await expect(call(file, 'x', { durable: 'yes' })).rejects.toThrow(/option "durable" must be a boolean, got "yes"/);
+    await expect(call(file, 'x', { skipIfUnchanged: 1 })).rejects.toThrow(/option "skipIfUnchanged"/);
+    await expect(call(file, 'x', { mkdir: null })).rejects.toThrow(/option "mkdir"/);
+    await expect(call(file, 'x', { encoding: 'klingon' })).rejects.toThrow(RangeError);
+    await expect(call(file, 'x', { signal: {} })).rejects.toThrow(/option "signal" must be an AbortSignal/);
+    // The issue's own case: a .catch() sees it, nothing escapes past it.
+    let caught: unknown;
+    expect(() => void atomicWriteFile(file, 12345 as never).catch((error: unknown) => (caught = error))).not.toThrow();
+    await expect.poll(() => caught).toBeInstanceOf(TypeError);
+    // Unknown names are refused, with the peers' spellings mapped (mkdirp -> mkdir).
+    await expect(call(file, 'x', { mkdirp: true })).rejects.toThrow(new TypeError('atomicWriteFile(): unknown option "mkdirp"; did you mean "mkdir"?'));
+    await expect(call(file, 'x', { fsync: true })).rejects.toThrow(/unknown option "fsync"/);
+    // Only permission bits; a decimal slip gets the octal literal it meant.
+    await expect(call(file, 'x', { mode: 600 })).rejects.toThrow(new RangeError('atomicWriteFile(): option "mode" must be an integer from 0 to 0o777, got 600 (0o1130); did you mean 0o600?'));
+    await expect(call(file, 'x', { mode: 0o4755 })).rejects.toThrow(/0o777, got 2541 \(0o4755\); write permission bits as an octal literal/);
+    await expect(call(file, 'x', { mode: 644 })).rejects.toThrow(/did you mean 0o644\?/);
+    // Every optional option accepts undefined explicitly.
+    await expect(atomicWriteFile(file, 'x', { mode: undefined, durable: undefined, skipIfUnchanged: undefined, mkdir: undefined, encoding: undefined, signal: undefined })).resolves.toMatchObject({ written: true });
+    expect(await tempFiles()).toEqual([]);
   });
 
   it('rejects with the reason of an already aborted signal and touches nothing', async () => {
@@ -323,7 +337,7 @@ describe('atomicWriteFile: skipIfUnchanged', () => {
     await atomicWriteFile(file, 'same');
     const before = await stat(file);
     const skipped = await atomicWriteFile(file, Buffer.from('same'), { skipIfUnchanged: true });
-    expect(skipped).toEqual({ written: false, hash: sha256('same') });
+    expect(skipped).toEqual({ written: false, hash: sha256('same'), directorySynced: false });
     const after = await stat(file);
     expect([after.ino, after.mtimeMs, after.ctimeMs]).toEqual([before.ino, before.mtimeMs, before.ctimeMs]);
 

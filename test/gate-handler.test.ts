@@ -1,7 +1,7 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { Agent, createServer, get as httpGet, type RequestListener, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readinessGate, type CheckContext } from 'ridethrough/gate';
+import { NotReadyError, formatReport, readinessGate, waitFor, type CheckContext } from 'ridethrough/gate';
 import { failOnLeftoverTimers } from './support/resources.js';
 
 const servers: Server[] = [];
@@ -65,7 +65,7 @@ describe('handler(): a readiness probe like kube-apiserver /readyz', () => {
     });
     const base = await serve(gate.handler());
     const expected =
-      '[+]ping ok\n[-]tunnel failed: status is DOWN\n[-]api failed: connect ECONNREFUSED 127.0.0.1:1\n[+]shutdown ok\nreadyz check failed\n';
+      '[+]ping ok\n[-]tunnel failed: reason withheld\n[-]api failed: reason withheld\n[+]shutdown ok\nreadyz check failed\n';
     expect(await get(`${base}/readyz`)).toMatchObject({ status: 503, body: expected });
     expect(await get(`${base}/readyz?verbose=1`)).toMatchObject({ status: 503, body: expected });
   });
@@ -99,7 +99,7 @@ describe('handler(): a readiness probe like kube-apiserver /readyz', () => {
     });
     expect(await get(`${base}/readyz?exclude=dns`)).toMatchObject({
       status: 503,
-      body: '[+]ping ok\n[-]tunnel failed: status is DOWN\n[+]dns excluded: ok\n[+]shutdown ok\nreadyz check failed\n',
+      body: '[+]ping ok\n[-]tunnel failed: reason withheld\n[+]dns excluded: ok\n[+]shutdown ok\nreadyz check failed\n',
     });
   });
 
@@ -207,7 +207,7 @@ describe('handler(): a readiness probe like kube-apiserver /readyz', () => {
     gate.drain();
     expect(await pending).toMatchObject({
       status: 503,
-      body: '[+]ping ok\n[-]slow failed: aborted: the gate is draining\n[-]shutdown failed: process is shutting down\nreadyz check failed\n',
+      body: '[+]ping ok\n[-]slow failed: reason withheld\n[-]shutdown failed: process is shutting down\nreadyz check failed\n',
     });
   });
 
@@ -226,7 +226,7 @@ describe('handler(): a readiness probe like kube-apiserver /readyz', () => {
     const base = await serve(gate.handler());
     expect(await get(`${base}/readyz`)).toMatchObject({
       status: 503,
-      body: '[+]ping ok\n[-]slow failed: timed out after 50 ms\n[+]shutdown ok\nreadyz check failed\n',
+      body: '[+]ping ok\n[-]slow failed: reason withheld\n[+]shutdown ok\nreadyz check failed\n',
     });
   });
 
@@ -255,4 +255,61 @@ describe('handler(): a readiness probe like kube-apiserver /readyz', () => {
     expect(checkSignal?.aborted).toBe(true);
     expect((checkSignal?.reason as DOMException).message).toBe('the client closed the connection');
   });
+});
+
+describe('handler(): hardening (issue 14)', () => {
+  it('withholds reasons on the aggregate endpoint, gives them on /readyz/<name> or with details, escaped', async () => {
+    const secret = 'connect ECONNREFUSED postgres://app:S3cr3t@db\u000b\u000c\u0085\u2028\u202e';
+    const gate = readinessGate({ checks: { 'db\u2028x': () => secret } });
+    const base = await serve(gate.handler());
+    const plain = await get(`${base}/readyz`);
+    expect(plain.status).toBe(503);
+    expect(plain.body).toBe('[-]db\\u2028x failed: reason withheld\n[+]shutdown ok\nreadyz check failed\n');
+    expect((await get(`${base}/readyz?verbose`)).body).not.toContain('S3cr3t');
+    const one = await get(`${base}/readyz/${encodeURIComponent('db\u2028x')}`);
+    expect(one.body).toBe('internal server error: connect ECONNREFUSED postgres://app:S3cr3t@db\\u000b\\u000c\\u0085\\u2028\\u202e\n');
+    const open = await serve(gate.handler({ details: true }));
+    expect((await get(`${open}/readyz`)).body).toContain('[-]db\\u2028x failed: connect ECONNREFUSED postgres://app:S3cr3t@db\\u000b');
+    expect(() => gate.handler({ detail: true } as never)).toThrow(/unknown option "detail"/);
+  });
+
+  it('does not stall on a detail of 100,000 spaces (formatReport, NotReadyError, waitFor, the probe)', async () => {
+    const huge = `x${' '.repeat(100_000)}y`;
+    const gate = readinessGate({ checks: { big: () => huge } });
+    const base = await serve(gate.handler());
+    const started = performance.now();
+    expect((await get(`${base}/readyz/big`)).status).toBe(503);
+    expect(formatReport(await gate.evaluate(undefined)).length).toBeLessThan(1_000);
+    await expect(gate.waitUntilReady([undefined], { maxAttempts: 1 })).rejects.toThrow(NotReadyError);
+    await expect(waitFor(() => Promise.reject(new Error(huge)), { maxAttempts: 1, classify: () => ({ kind: 'transient', reason: 'x' }) })).rejects.toThrow(NotReadyError);
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('1,000 concurrent /readyz requests share one run of the check', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const gate = readinessGate({ checks: { slow: async () => (calls++, await released, true) }, timeoutMs: 60_000 });
+    const handler = gate.handler();
+    let arrived = 0;
+    const base = await serve((request, response) => {
+      arrived++;
+      handler(request, response);
+      if (arrived === 1_000) release();
+    });
+    const agent = new Agent({ maxSockets: Infinity });
+    const statuses = await Promise.all(
+      Array.from({ length: 1_000 }, () =>
+        new Promise<number>((resolve, reject) => {
+          httpGet(`${base}/readyz`, { agent }, (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          }).on('error', reject);
+        }),
+      ),
+    );
+    agent.destroy();
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(calls).toBe(1);
+  }, 60_000);
 });

@@ -1,3 +1,5 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { diagnosticsChannels } from 'ridethrough';
 import { createServer, type Server } from 'node:http';
 import { getEventListeners, once } from 'node:events';
 import type { Socket } from 'node:net';
@@ -245,53 +247,57 @@ describe('waitUntilReady', () => {
     );
   });
 
-  it('ends the wait with the exception onProgress throws', async () => {
-    const gate = readinessGate({ checks: { never: () => false } });
-    const bug = new Error('progress bug');
-    let calls = 0;
-    await expect(
-      gate.waitUntilReady([1], {
-        deadlineMs: 60_000,
-        onProgress: () => {
-          calls++;
-          throw bug;
-        },
-      }),
-    ).rejects.toBe(bug);
-    expect(calls).toBe(1);
-  });
-
-  it('ends with the exception onRetry or onRecovered throws, as it is', async () => {
-    const gate = readinessGate({ checks: { second: () => attempts++ > 0 } });
-    let attempts = 0;
-    const retryBug = new Error('onRetry bug');
-    await expect(
-      gate.waitUntilReady([1], {
+  it('publishes what onProgress, onRetry and onRecovered throw or reject on gate:hook-error; the wait goes on (issue 10)', async () => {
+    const published: { hook: string; error: unknown; name?: string }[] = [];
+    const listen = (message: unknown): void => void published.push(message as (typeof published)[number]);
+    subscribe(diagnosticsChannels.gate.hookError, listen);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown): void => void unhandled.push(error);
+    process.on('unhandledRejection', onUnhandled);
+    process.on('uncaughtException', onUnhandled);
+    try {
+      let attempts = 0;
+      const gate = readinessGate({
+        name: 'gw',
+        checks: { second: () => attempts++ > 0 },
+      });
+      const bug = new Error('hook bug');
+      const reports = await gate.waitUntilReady([1], {
         ...fast,
-        onRetry: () => {
-          throw retryBug;
+        deadlineMs: 10_000,
+        onProgress: (event) => {
+          expect(Object.isFrozen(event)).toBe(true);
+          if (event.attempt === 1) throw bug;
+          return Promise.reject(bug);
         },
-      }),
-    ).rejects.toBe(retryBug);
-    attempts = 0;
-    const recoveredBug = new Error('onRecovered bug');
-    await expect(
-      gate.waitUntilReady([1], {
-        ...fast,
-        onRecovered: () => {
-          throw recoveredBug;
-        },
-      }),
-    ).rejects.toBe(recoveredBug);
-    const bug = new Error('waitFor onRetry bug');
-    await expect(
-      waitFor(() => undefined, {
-        ...fast,
         onRetry: () => {
           throw bug;
         },
-      }),
-    ).rejects.toBe(bug);
+        onRecovered: async () => {
+          throw bug;
+        },
+      });
+      expect(reports).toHaveLength(1);
+      const waited = await waitFor(() => (attempts++ > 3 ? 'done' : undefined), {
+        ...fast,
+        name: 'later',
+        deadlineMs: 10_000,
+        onRetry: async () => {
+          throw bug;
+        },
+      });
+      expect(waited).toBe('done');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(published.map((m) => m.hook)).toEqual(expect.arrayContaining(['onProgress', 'onRetry', 'onRecovered']));
+      expect(published.every((m) => m.error === bug && Object.isFrozen(m))).toBe(true);
+      expect(published.find((m) => m.hook === 'onProgress')?.name).toBe('gw');
+      expect(published.some((m) => m.name === 'later')).toBe(true);
+      expect(unhandled).toEqual([]);
+    } finally {
+      unsubscribe(diagnosticsChannels.gate.hookError, listen);
+      process.off('unhandledRejection', onUnhandled);
+      process.off('uncaughtException', onUnhandled);
+    }
   });
 
   it('evaluates the subjects given at the call, even if the array changes later', async () => {
@@ -312,16 +318,16 @@ describe('waitUntilReady', () => {
     expect(evaluations).toBe(3);
   });
 
-  it('throws at the call on bad input, naming waitUntilReady()', () => {
+  it('throws at the call on bad input, naming waitUntilReady()', async () => {
     const gate = readinessGate({ checks: { a: (_: number) => true } });
-    expect(() => gate.waitUntilReady([1, 1])).toThrow(/^waitUntilReady\(\): subjects 0 and 1 have the same key "1"/);
-    expect(() => gate.waitUntilReady('gw-1' as never)).toThrow(TypeError);
-    expect(() => gate.waitUntilReady([1], { deadlineMs: -1 })).toThrow(
+    await expect(gate.waitUntilReady([1, 1])).rejects.toThrow(/^waitUntilReady\(\): subjects 0 and 1 have the same key "1"/);
+    await expect(gate.waitUntilReady('gw-1' as never)).rejects.toThrow(TypeError);
+    await expect(gate.waitUntilReady([1], { deadlineMs: -1 })).rejects.toThrow(
       new RangeError('waitUntilReady(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got -1'),
     );
-    expect(() => gate.waitUntilReady([1], { maxAttempts: 0 })).toThrow(RangeError);
-    expect(() => gate.waitUntilReady([1], { onProgress: 5 as never })).toThrow(/option "onProgress" must be a function/);
-    expect(() => gate.waitUntilReady([1], { classify: () => ({ kind: 'transient', reason: '' }) } as never)).toThrow(
+    await expect(gate.waitUntilReady([1], { maxAttempts: 0 })).rejects.toThrow(RangeError);
+    await expect(gate.waitUntilReady([1], { onProgress: 5 as never })).rejects.toThrow(/option "onProgress" must be a function/);
+    await expect(gate.waitUntilReady([1], { classify: () => ({ kind: 'transient', reason: '' }) } as never)).rejects.toThrow(
       /option "classify" belongs to readinessGate\(\)/,
     );
   });
@@ -592,13 +598,13 @@ describe('waitFor', () => {
     ).rejects.toBe(boom);
   });
 
-  it('throws at the call on bad input, naming waitFor()', () => {
-    expect(() => waitFor('ready' as never)).toThrow(new TypeError('waitFor(): "condition" must be a function, got "ready"'));
-    expect(() => waitFor(() => true, { name: 5 as never })).toThrow(/option "name" must be a string/);
-    expect(() => waitFor(() => true, { deadlineMs: Number.NaN })).toThrow(
+  it('throws at the call on bad input, naming waitFor()', async () => {
+    await expect(waitFor('ready' as never)).rejects.toThrow(new TypeError('waitFor(): "condition" must be a function, got "ready"'));
+    await expect(waitFor(() => true, { name: 5 as never })).rejects.toThrow(/option "name" must be a string/);
+    await expect(waitFor(() => true, { deadlineMs: Number.NaN })).rejects.toThrow(
       new RangeError('waitFor(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got NaN'),
     );
-    expect(() => waitFor(() => true, { clock: {} as never })).toThrow(TypeError);
+    await expect(waitFor(() => true, { clock: {} as never })).rejects.toThrow(TypeError);
   });
 });
 

@@ -324,21 +324,21 @@ describe('evaluateAll', () => {
     ]);
   });
 
-  it('throws at the call on duplicate keys, naming them and the subjects', () => {
-    expect(() => gate.evaluateAll([1, 2, 1])).toThrow(
+  it('throws at the call on duplicate keys, naming them and the subjects', async () => {
+    await expect(gate.evaluateAll([1, 2, 1])).rejects.toThrow(
       new TypeError('evaluateAll(): subjects 0 and 2 have the same key "1"; pass a "key" option that tells them apart'),
     );
     const objects = readinessGate({ checks: { a: (_: object) => true } });
-    expect(() => objects.evaluateAll([{}, {}])).toThrow(/same key "\[object Object\]"/);
+    await expect(objects.evaluateAll([{}, {}])).rejects.toThrow(/same key "\[object Object\]"/);
   });
 
-  it('throws at the call on bad input', () => {
-    expect(() => gate.evaluateAll(5 as never)).toThrow(new TypeError('evaluateAll(): "subjects" must be an array, got 5'));
-    expect(() => gate.evaluateAll([1], { key: (() => 7) as never })).toThrow(
+  it('throws at the call on bad input', async () => {
+    await expect(gate.evaluateAll(5 as never)).rejects.toThrow(new TypeError('evaluateAll(): "subjects" must be an array, got 5'));
+    await expect(gate.evaluateAll([1], { key: (() => 7) as never })).rejects.toThrow(
       new TypeError('evaluateAll(): option "key" must return a string, got 7 for subject 0'),
     );
-    expect(() => gate.evaluateAll([1], { key: 'name' as never })).toThrow(TypeError);
-    expect(() => gate.evaluateAll([1], { signal: 'x' as never })).toThrow(/option "signal" must be an AbortSignal/);
+    await expect(gate.evaluateAll([1], { key: 'name' as never })).rejects.toThrow(TypeError);
+    await expect(gate.evaluateAll([1], { signal: 'x' as never })).rejects.toThrow(/option "signal" must be an AbortSignal/);
   });
 
   it('rejects with the signal reason when aborted mid-way', async () => {
@@ -379,13 +379,13 @@ describe('readinessGate: bad input throws at the call', () => {
     expect(() => readinessGate({ checks, timeoutMs: '5s' as never })).toThrow(TypeError);
   });
 
-  it('rejects other bad options', () => {
+  it('rejects other bad options', async () => {
     const checks = { a: () => true };
     expect(() => readinessGate({ checks, key: 'name' as never })).toThrow(/option "key" must be a function/);
     expect(() => readinessGate({ checks, classify: {} as never })).toThrow(/option "classify" must be a function/);
     expect(() => readinessGate({ checks, clock: { now: () => 0 } as never })).toThrow(/option "clock" must be an object/);
     const gate = readinessGate({ checks });
-    expect(() => gate.evaluate(1, 'fast' as never)).toThrow(/options must be an object/);
+    await expect(gate.evaluate(1, 'fast' as never)).rejects.toThrow(/options must be an object/);
   });
 
   it('copies the checks: changing the object later changes nothing', async () => {

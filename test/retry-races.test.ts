@@ -2,6 +2,7 @@
  * Races and limits of retry() found in review: the deadline at a wait boundary, waits and time
  * limits longer than a timer can hold, a clock that breaks its contract.
  */
+import diagnostics_channel from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import { realClock, retry, type AttemptContext, type Clock, type RetryOptions, type Verdict } from 'ridethrough';
 import { describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ describe('retry: the deadline at a wait boundary (real timers)', () => {
   });
 });
 describe('retry: delays and limits beyond what a timer can hold', () => {
-  it('rejects deadlineMs, attemptTimeoutMs and maxDelayMs above 2147483647 ms at the call, naming the option', () => {
+  it('rejects deadlineMs, attemptTimeoutMs and maxDelayMs above 2147483647 ms at the call, naming the option', async () => {
     const fn = async (): Promise<number> => 1;
     const cases: Array<[string, object]> = [
       ['deadlineMs', { deadlineMs: 3e9 }],
@@ -41,8 +42,8 @@ describe('retry: delays and limits beyond what a timer can hold', () => {
       ['maxDelayMs', { maxDelayMs: 1e12 }],
     ];
     for (const [name, options] of cases) {
-      expect(() => retry(fn, options)).toThrow(RangeError);
-      expect(() => retry(fn, options)).toThrow(new RegExp(`^retry\\(\\): option "${name}" must be .*<= ${MAX_TIMER_MS}, got`));
+      await expect(retry(fn, options)).rejects.toThrow(RangeError);
+      await expect(retry(fn, options)).rejects.toThrow(new RegExp(`^retry\\(\\): option "${name}" must be .*<= ${MAX_TIMER_MS}, got`));
     }
     // The limit itself is accepted.
     const controller = new AbortController();
@@ -50,37 +51,63 @@ describe('retry: delays and limits beyond what a timer can hold', () => {
     return expect(outcome).resolves.toBe(1);
   });
 
-  it('waits at most 2147483647 ms for a Retry-After that asks for more (a longer timer would fire at once)', async () => {
+  it('gives up at once with the last error when a server asks for a wait beyond maxRetryAfterMs (default 5 minutes)', async () => {
+    const clock = new FakeClock();
+    const errors: Error[] = [];
+    const reasons: unknown[] = [];
+    const listener = (event: unknown): void => void reasons.push((event as { reason: unknown }).reason);
+    diagnostics_channel.subscribe('ridethrough:retry:give-up', listener);
+    try {
+      for (const retryAfterMs of [40 * 24 * 3600 * 1000, 300_001, Infinity]) {
+        const outcome = retry(
+          async () => {
+            const error = new Error('busy');
+            errors.push(error);
+            throw error;
+          },
+          { clock, classify: () => ({ ...TRANSIENT, retryAfterMs }) },
+        );
+        await expect(outcome).rejects.toBe(errors.at(-1));
+      }
+    } finally {
+      diagnostics_channel.unsubscribe('ridethrough:retry:give-up', listener);
+    }
+    expect(errors).toHaveLength(3); // one call each
+    expect(clock.requested).toEqual([]); // and no wait at all
+    expect(reasons).toEqual(['retry-after', 'retry-after', 'retry-after']);
+  });
+
+  it('waits what the server asks up to maxRetryAfterMs, beyond maxDelayMs', async () => {
     const clock = new FakeClock();
     const outcome = retry(
       async ({ attempt }) => {
         if (attempt === 1) throw new Error('busy');
         return 'ok';
       },
-      { clock, classify: () => ({ ...TRANSIENT, retryAfterMs: 40 * 24 * 3600 * 1000 }) },
+      { clock, maxDelayMs: 1_000, maxRetryAfterMs: 600_000, classify: () => ({ ...TRANSIENT, retryAfterMs: 600_000 }) },
     );
     while (await clock.next());
     expect(await outcome).toBe('ok');
-    expect(clock.requested).toEqual([MAX_TIMER_MS]);
+    expect(clock.requested).toEqual([600_000]);
+    await expect(retry(async () => 1, { maxRetryAfterMs: MAX_TIMER_MS + 1 })).rejects.toThrow(
+      /^retry\(\): option "maxRetryAfterMs" must be .*<= 2147483647/,
+    );
   });
 
-  it('does not call fn again soon when a server asks for a Retry-After of weeks (real clock)', async () => {
+  it('does not call fn again when a server asks for a Retry-After of weeks (real clock): it rejects at once', async () => {
     const before = timers();
-    const controller = new AbortController();
     let calls = 0;
+    const started = performance.now();
     const outcome = retry(
       async () => {
         calls++;
         throw new Error('busy');
       },
-      { signal: controller.signal, clock: realClock, classify: () => ({ ...TRANSIENT, retryAfterMs: 30 * 24 * 3600 * 1000 }) },
+      { clock: realClock, classify: () => ({ ...TRANSIENT, retryAfterMs: 30 * 24 * 3600 * 1000 }) },
     );
-    outcome.catch(() => {});
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(outcome).rejects.toThrow('busy');
     expect(calls).toBe(1);
-    const reason = new Error('stop');
-    controller.abort(reason);
-    await expect(outcome).rejects.toBe(reason);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(timers()).toBeLessThanOrEqual(before);
   });
 });

@@ -55,6 +55,14 @@ describe('retry types', () => {
     expectTypeOf(createRetryBudget().available).toEqualTypeOf<number>();
   });
 
+  it('accepts undefined for every optional option (exactOptionalPropertyTypes is on in tsconfig.json)', () => {
+    const forward = (signal?: AbortSignal, name?: string, deadlineMs?: number) => retry(async () => 1, { signal, name, deadlineMs });
+    expectTypeOf(forward).returns.toEqualTypeOf<Promise<number>>();
+    const all: Required<RetryOptions> = {} as Required<RetryOptions>;
+    expectTypeOf(all.maxRetryAfterMs).toEqualTypeOf<number | undefined>();
+    expectTypeOf(all.signal).toEqualTypeOf<AbortSignal | undefined>();
+  });
+
   it('is the same function from the subpath', () => {
     expectTypeOf(retryFromSubpath).toEqualTypeOf(retry);
   });

@@ -141,19 +141,6 @@ describe('retry: outcomes', () => {
     expect(await rejection(outcome)).toBe(errors[0]);
   });
 
-  it('an exception from onRetry ends the retry with that exception', async () => {
-    const hookError = new Error('hook failed');
-    const { fn, calls } = flaky(5);
-    const outcome = retry(fn, {
-      initialDelayMs: 0,
-      classify: alwaysTransient,
-      onRetry: () => {
-        throw hookError;
-      },
-    });
-    await expect(outcome).rejects.toBe(hookError);
-    expect(calls()).toBe(1);
-  });
 });
 
 describe('retry: events', () => {
@@ -252,7 +239,7 @@ describe('retry: schedule', () => {
     const clock = new FakeClock();
     const { fn } = flaky(4);
     expect(await retry(fn, { clock, initialDelayMs: 0, classify: alwaysTransient })).toBe('ok');
-    expect(clock.requested).toEqual([0, 0, 0, 0]);
+    expect(clock.requested).toEqual([]); // not even a sleep(0) is asked of the clock
   });
 
   it('never yields NaN, a negative or an over-cap delay, at any attempt number, whatever random returns', () => {
@@ -386,6 +373,7 @@ describe('retry: deadline', () => {
         fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
         async (deadlineMs, initialDelayMs, multiplier, jitter, retryAfterMs) => {
           const clock = new FakeClock();
+          let waited = 0;
           const outcome = retry(
             async () => {
               clock.spend(1); // each attempt takes a millisecond, so 0 ms waits still end
@@ -393,6 +381,9 @@ describe('retry: deadline', () => {
             },
             {
               clock,
+              onRetry: ({ delayMs }) => {
+                waited += delayMs;
+              },
               deadlineMs,
               initialDelayMs,
               multiplier,
@@ -405,7 +396,6 @@ describe('retry: deadline', () => {
           outcome.catch(() => {});
           for (let i = 0; i < 10_000 && (await clock.next()); i++);
           await outcome.catch(() => {});
-          const waited = clock.requested.filter((ms) => ms !== deadlineMs).reduce((a, b) => a + b, 0);
           return waited <= deadlineMs;
         },
       ),
@@ -540,7 +530,7 @@ describe('retry: budget', () => {
   });
 });
 
-describe('retry: invalid input throws synchronously, naming the option and the value', () => {
+describe('retry: invalid input rejects the call (nothing thrown at it), naming the option and the value', () => {
   const fn = async (): Promise<number> => 1;
   const cases: Array<[string, object, typeof TypeError, RegExp]> = [
     ['maxAttempts 0', { maxAttempts: 0 }, RangeError, /"maxAttempts".*got 0/],
@@ -562,24 +552,21 @@ describe('retry: invalid input throws synchronously, naming the option and the v
     ['clock without sleep', { clock: { now: () => 0 } }, TypeError, /"clock".*sleep\(\)/],
     ['random not a function', { random: 0.5 }, TypeError, /"random" must be a function, got 0.5/],
   ];
-  it.each(cases)('%s', (_name, options, Type, message) => {
-    let thrown: unknown;
-    try {
-      void retry(fn, options as never);
-    } catch (error) {
-      thrown = error;
-    }
+  it.each(cases)('%s', async (_name, options, Type, message) => {
+    let outcome: Promise<unknown> | undefined;
+    expect(() => (outcome = retry(fn, options as never))).not.toThrow();
+    const thrown = await rejection(outcome!);
     expect(thrown).toBeInstanceOf(Type);
     expect((thrown as Error).message).toMatch(/^retry\(\): /);
     expect((thrown as Error).message).toMatch(message);
   });
 
-  it('fn must be a function', () => {
-    expect(() => retry(undefined as never)).toThrow(new TypeError('retry(): "fn" must be a function, got undefined'));
+  it('fn must be a function', async () => {
+    await expect(retry(undefined as never)).rejects.toThrow(new TypeError('retry(): "fn" must be a function, got undefined'));
   });
 
-  it('options must be an object', () => {
-    expect(() => retry(fn, 5 as never)).toThrow(TypeError);
+  it('options must be an object', async () => {
+    await expect(retry(fn, 5 as never)).rejects.toThrow(TypeError);
   });
 
   it('backoffDelays checks its options at the call', () => {

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { describe, enumOption, optionalNumberOption, optionsObject } from '../shared/validate.js';
+import { checkOptionNames, describe, enumOption, optionalNumberOption, optionsObject } from '../shared/validate.js';
 
 /** Whether retrying can help. */
 export type VerdictKind = 'transient' | 'permanent';
@@ -66,12 +66,12 @@ export interface ClassifierOptions {
    * The rules, in the order they are asked; the first verdict wins.
    * @defaultValue {@link defaultRules}
    */
-  rules?: readonly Rule[];
+  rules?: readonly Rule[] | undefined;
   /**
    * The verdict for an error no rule recognises (reason `'unrecognised error'`).
    * @defaultValue 'permanent'
    */
-  fallback?: VerdictKind;
+  fallback?: VerdictKind | undefined;
 }
 
 /** Options of {@link transient}. */
@@ -80,7 +80,7 @@ export interface TransientOptions {
    * Ask the retry loop to wait at least this long before the next attempt (a finite number >= 0).
    * @defaultValue undefined (no preference; the backoff schedule decides)
    */
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +133,18 @@ function isObject(value: unknown): value is Bag {
   return typeof value === 'object' && value !== null;
 }
 
+const MAX_RETRY_AFTER_LENGTH = 64;
+/**
+ * Longer messages are not searched: OpenSSL's alert text and V8's JSON errors are short, and a
+ * search (or a slice, which flattens a concatenated string) of a huge one would cost its length.
+ */
+const MAX_MESSAGE_SCAN = 1024;
+
+/** Whether `message`, a string of at most {@link MAX_MESSAGE_SCAN} characters, contains `part`. */
+function messageHas(message: unknown, part: string): boolean {
+  return typeof message === 'string' && message.length <= MAX_MESSAGE_SCAN && message.includes(part);
+}
+
 /**
  * Milliseconds from a Retry-After value: delay-seconds (`"120"`, or a number) or an HTTP date.
  * `Date.now()` rather than a Clock: an HTTP date is wall-clock time, and classify has no clock.
@@ -140,7 +152,8 @@ function isObject(value: unknown): value is Bag {
 function parseRetryAfter(value: unknown): number | undefined {
   if (Array.isArray(value)) value = value[0];
   if (typeof value === 'number') return secondsToMs(value);
-  if (typeof value !== 'string') return undefined;
+  // An HTTP date is 29 characters: anything much longer is not a Retry-After, and not worth a scan.
+  if (typeof value !== 'string' || value.length > MAX_RETRY_AFTER_LENGTH) return undefined;
   const seconds = parseSeconds(value);
   if (seconds !== undefined) return secondsToMs(seconds);
   // Every HTTP-date form starts with a day name; Date.parse alone would take "-5" for a year.
@@ -262,12 +275,15 @@ export function transient(error: string | number | boolean | bigint | symbol | n
 export function transient(error: unknown, options?: TransientOptions): unknown;
 export function transient(error: unknown, options?: TransientOptions): unknown {
   const opts = optionsObject('transient()', options);
+  checkOptionNames('transient()', opts, TRANSIENT_OPTION_NAMES);
   const retryAfterMs = optionalNumberOption('transient()', 'retryAfterMs', opts.retryAfterMs, { min: 0 });
   const target = markable(error, 'transient');
   marks.set(target, withRetryAfter(MARKED_TRANSIENT, retryAfterMs));
   anyMarks = true;
   return target;
 }
+
+const TRANSIENT_OPTION_NAMES: ReadonlySet<string> = new Set(['retryAfterMs']);
 
 function markersRule(error: unknown): Verdict | undefined {
   if (!anyMarks) return undefined;
@@ -365,8 +381,7 @@ const tlsCodeRule = codeRule(tlsCodes);
 
 /** `https.get` reports alert 80 as a generic EPROTO with OpenSSL's text in the message. */
 function isEprotoAlert(error: Bag): boolean {
-  const message = error.message;
-  return typeof message === 'string' && message.includes('tlsv1 alert internal error');
+  return messageHas(error.message, 'tlsv1 alert internal error');
 }
 
 function tlsRule(error: unknown): Verdict | undefined {
@@ -557,50 +572,7 @@ function kubernetesRule(error: unknown): Verdict | undefined {
 // ---------------------------------------------------------------------------------------------
 // Rotating files (opt-in)
 
-/**
- * Thrown by the files module when a file that is being replaced is read empty. Node accepts an
- * empty string as a certificate without complaint, so emptiness has to be checked, not caught;
- * this is what the check throws. {@link rules}.rotatingFile judges it transient.
- *
- * @example
- * ```ts
- * import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
- * import { tmpdir } from 'node:os';
- * import { join } from 'node:path';
- * import { EmptyFileError, createClassifier, defaultRules, rules } from 'ridethrough';
- *
- * const dir = mkdtempSync(join(tmpdir(), 'empty-'));
- * const path = join(dir, 'tls.crt');
- * writeFileSync(path, ''); // caught mid-rotation
- * const classify = createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
- * try {
- *   if (readFileSync(path, 'utf8') === '') throw new EmptyFileError(path);
- * } catch (error) {
- *   console.log(classify(error)); // { kind: 'transient', reason: 'empty file' }
- * } finally {
- *   rmSync(dir, { recursive: true });
- * }
- * ```
- */
-export class EmptyFileError extends Error {
-  /** Always `'EmptyFileError'`. */
-  override readonly name = 'EmptyFileError' as const;
-  /** Always `'ERR_EMPTY_FILE'`. */
-  readonly code = 'ERR_EMPTY_FILE' as const;
-  /** The file that was read empty. */
-  readonly path: string;
-
-  /**
-   * @param path - The file that was read empty.
-   * @param options - Standard error options (`cause`).
-   * @throws TypeError when `path` is not a string.
-   */
-  constructor(path: string, options?: ErrorOptions) {
-    if (typeof path !== 'string') throw new TypeError(`EmptyFileError: "path" must be a string, got ${describe(path)}`);
-    super(`file is empty: ${path}`, options);
-    this.path = path;
-  }
-}
+export { EmptyFileError } from '../files/empty-file-error.js';
 
 const rotatingFileCodes = new Map<string, Verdict>([
   ['ENOENT', verdict('transient', 'ENOENT')],
@@ -620,8 +592,7 @@ function rotatingFileRule(error: unknown): Verdict | undefined {
   if (found !== undefined) return found;
   // JSON.parse of a file cut short: "Unexpected end of JSON input", "Unterminated string in JSON ...".
   if (error.name === 'SyntaxError') {
-    const message = error.message;
-    if (typeof message === 'string' && message.includes('JSON')) return TRUNCATED_JSON;
+    if (messageHas(error.message, 'JSON')) return TRUNCATED_JSON;
   }
   return undefined;
 }
@@ -917,7 +888,8 @@ export function classify(error: unknown): Verdict {
  * {@link classify}, it walks `cause` chains and aggregates, and never throws: a rule that throws
  * is skipped.
  *
- * @throws TypeError when `rules` is not an array of functions or `fallback` is not a string;
+ * @throws TypeError when `rules` is not an array of functions, `fallback` is not a string, or an
+ * option name is unknown;
  * RangeError when `fallback` is not `'transient'` or `'permanent'`.
  *
  * @example
@@ -932,6 +904,7 @@ export function classify(error: unknown): Verdict {
 export function createClassifier(options?: ClassifierOptions): Classifier {
   const where = 'createClassifier()';
   const opts = optionsObject(where, options);
+  checkOptionNames(where, opts, CLASSIFIER_OPTION_NAMES);
   const list = rulesOption(where, opts.rules);
   const fallback =
     enumOption(where, 'fallback', opts.fallback, ['transient', 'permanent'], 'permanent') === 'transient'
@@ -954,6 +927,8 @@ function levelFor(list: readonly Rule[]): Level {
   const prefix = list.slice(0, prefixLength);
   return (value) => applyRules(prefix, value) ?? defaultLevel(value);
 }
+
+const CLASSIFIER_OPTION_NAMES: ReadonlySet<string> = new Set(['rules', 'fallback']);
 
 function rulesOption(where: string, value: unknown): readonly Rule[] {
   if (value === undefined) return defaultRules;

@@ -4,13 +4,20 @@ import type { Classifier, Verdict } from './index.js';
 const CLASSIFIER_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'classifier threw' });
 
 /**
- * Classifies `error` with `classifier`; if the classifier itself throws, the error is judged
- * permanent (`reason: 'classifier threw'`) rather than lost.
+ * Classifies `error` with `classifier`. If the classifier throws, or answers something that is
+ * not a verdict (`undefined`, `null`, an object without a valid `kind`), the error is judged
+ * permanent (`reason: 'classifier threw'`): the caller then fails with the original error rather
+ * than an internal TypeError.
  */
 export function safeClassify(classifier: Classifier, error: unknown): Verdict {
   try {
-    return classifier(error);
+    const found: unknown = classifier(error);
+    if (typeof found === 'object' && found !== null) {
+      const kind = (found as { kind?: unknown }).kind;
+      if (kind === 'transient' || kind === 'permanent') return found as Verdict;
+    }
   } catch {
-    return CLASSIFIER_THREW;
+    // Judged below, like a verdict that is not one.
   }
+  return CLASSIFIER_THREW;
 }

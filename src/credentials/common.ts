@@ -54,23 +54,42 @@ export interface Schedule {
 }
 
 export function scheduleFrom(where: string, o: Record<string, unknown>, defaultIntervalMs: number): Schedule {
-  const userNow = functionOption<() => number>(where, 'now', o.now);
+  const userNow = functionOption<() => unknown>(where, 'now', o.now);
   return {
     intervalMs: numberOption(where, 'intervalMs', o.intervalMs, defaultIntervalMs, { min: 0, minExclusive: true, max: 2_147_483_647 }),
     lifetimeShare: numberOption(where, 'lifetimeShare', o.lifetimeShare, 0.8, { min: 0, minExclusive: true, max: 1 }),
-    // A throwing `now` must not break the schedule: fall back to the system clock.
-    now:
-      userNow === undefined
-        ? Date.now
-        : () => {
-            try {
-              const value = userNow();
-              return typeof value === 'number' && Number.isFinite(value) ? value : Date.now();
-            } catch {
-              return Date.now();
-            }
-          },
+    // A `now` that fails must not break the schedule: fall back to the system clock.
+    now: userNow === undefined ? Date.now : guardedNumber(userNow, Date.now),
   };
+}
+
+/**
+ * `fn` made safe for a schedule: what it throws, a non-finite result, or a promise (whose
+ * rejection would otherwise be unhandled) gives `fallback()` instead.
+ */
+export function guardedNumber(fn: () => unknown, fallback: () => number): () => number {
+  return () => {
+    try {
+      const value = fn();
+      if (typeof value === 'number' && Number.isFinite(value)) return value;
+      if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+        Promise.resolve(value).catch(() => {});
+      }
+    } catch {
+      // fall through
+    }
+    return fallback();
+  };
+}
+
+/** The options both pass on to `watchWithFallback`, checked here so errors name our function. */
+export function watchOptionsFrom(where: string, o: Record<string, unknown>): { debounceMs?: number; jitter?: number; random?: () => number } {
+  const options: { debounceMs?: number; jitter?: number; random?: () => number } = {};
+  if (o.debounceMs !== undefined) options.debounceMs = numberOption(where, 'debounceMs', o.debounceMs, 100, { min: 0 });
+  if (o.jitter !== undefined) options.jitter = numberOption(where, 'jitter', o.jitter, 0.1, { min: 0, max: 1 });
+  const random = functionOption<() => unknown>(where, 'random', o.random);
+  if (random !== undefined) options.random = guardedNumber(random, Math.random);
+  return options;
 }
 
 /** Longest wait near expiry: the last wake comes this long (at most) before `notAfter`. */

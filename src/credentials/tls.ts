@@ -8,10 +8,10 @@ import { permanent, transient } from '../classify/index.js';
 import { contentHash, readFilesWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { checkOptionNames, describe, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
 import { onAbort } from '../shared/signals.js';
 import { watchWithFallback, type Watcher } from '../watch/index.js';
-import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, type Hooks, type Schedule } from './common.js';
+import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, watchOptionsFrom, type Hooks, type Schedule } from './common.js';
 import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
 
 /** The files of {@link liveTlsCredentials}. */
@@ -190,11 +190,7 @@ function configure(files: unknown, options: LiveTlsCredentialsOptions | undefine
   if (contextOptions !== undefined && (contextOptions === null || typeof contextOptions !== 'object')) {
     throw new TypeError(`${where}: option "secureContextOptions" must be an object, got ${describe(contextOptions)}`);
   }
-  const watchOptions: Settings['watchOptions'] = {};
-  if (o.debounceMs !== undefined) watchOptions.debounceMs = numberOption(where, 'debounceMs', o.debounceMs, 100, { min: 0 });
-  if (o.jitter !== undefined) watchOptions.jitter = numberOption(where, 'jitter', o.jitter, 0.1, { min: 0, max: 1 });
-  const random = functionOption<() => number>(where, 'random', o.random);
-  if (random !== undefined) watchOptions.random = random;
+  const watchOptions = watchOptionsFrom(where, o);
   return {
     files: paths,
     paths: Object.freeze(Object.values(paths)),

@@ -7,10 +7,10 @@ import { EmptyFileError } from '../classify/index.js';
 import { contentHash, readFileWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, functionOption, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { checkOptionNames, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
 import { onAbort } from '../shared/signals.js';
 import { watchWithFallback } from '../watch/index.js';
-import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake } from './common.js';
+import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, watchOptionsFrom } from './common.js';
 import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
 
 /** Options of {@link liveToken}. */
@@ -121,11 +121,7 @@ function configure(where: string, path: unknown, options: LiveTokenOptions | und
   const file = pathArgument(where, 'path', path);
   const o = optionsObject(where, options) as Record<string, unknown>;
   checkOptionNames(where, o, KNOWN_OPTIONS);
-  const watchOptions: { debounceMs?: number; jitter?: number; random?: () => number } = {};
-  if (o.debounceMs !== undefined) watchOptions.debounceMs = numberOption(where, 'debounceMs', o.debounceMs, 100, { min: 0 });
-  if (o.jitter !== undefined) watchOptions.jitter = numberOption(where, 'jitter', o.jitter, 0.1, { min: 0, max: 1 });
-  const random = functionOption<() => number>(where, 'random', o.random);
-  if (random !== undefined) watchOptions.random = random;
+  const watchOptions = watchOptionsFrom(where, o);
   return {
     file,
     hooks: hooksFrom(where, o),

@@ -7,17 +7,18 @@
  * until every byte is written (a full disk then surfaces as `ENOSPC`) and checks the size before
  * the rename. See docs/guides/atomic-writes.md.
  */
+import { tracingChannel } from 'node:diagnostics_channel';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { permanent } from '../classify/index.js';
 import { realClock } from '../shared/clock.js';
-import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
-import { booleanOption, describe, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
+import { diagnosticsChannel, diagnosticsChannels, tracingChannels } from '../shared/diagnostics.js';
+import { booleanOption, checkOptionNames, describe, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
 import { sha256HexOffThread } from './content-hash.js';
 import { errorCode, isDirectoryError, noop, notRegularFileError } from './fs-errors.js';
 import { createTempFile, removeStaleTemps, sweepDue, tempStem, type TempFile } from './temp-files.js';
 import { encodingOption, modeOption } from './options.js';
-import { holdsSameContent, keepOwner, resolveTarget } from './write-target.js';
+import { checkCreatableDirectory, checkReplaceable, holdsSameContent, keepOwner, resolveTarget } from './write-target.js';
 
 /** Options of {@link atomicWriteFile}. */
 export interface AtomicWriteOptions {
@@ -25,9 +26,11 @@ export interface AtomicWriteOptions {
    * Permission bits of the written file (`0o600` for a secret). Applied exactly, umask or not,
    * from the moment the temporary file is created: it is never more open than this.
    * @defaultValue the mode of the file being replaced; for a new file `0o666` minus the umask
-   * (what `fs.writeFile` gives)
+   * (what `fs.writeFile` gives). Only permission bits, `0` to `0o777`: the setuid, setgid and
+   * sticky bits have no use on a file replaced by rename, and a decimal slip (`mode: 600`) is
+   * refused with the octal literal it most likely meant (`0o600`).
    */
-  mode?: number;
+  mode?: number | undefined;
   /**
    * Fsync the data before the rename and the directory after it, so the new content survives a
    * power cut once the promise resolves. `false` skips both, for scratch files where speed
@@ -35,25 +38,25 @@ export interface AtomicWriteOptions {
    * power cut the file may hold the old content or, on some file systems, nothing.
    * @defaultValue true
    */
-  durable?: boolean;
+  durable?: boolean | undefined;
   /**
    * Compare with the bytes on disk first and write nothing when they are equal (the result has
    * `written: false`), so rewriting an unchanged config does not wake the file's watchers. A
    * `mode` that differs from the file's still causes a write.
    * @defaultValue false
    */
-  skipIfUnchanged?: boolean;
+  skipIfUnchanged?: boolean | undefined;
   /**
    * Create the parent directory (and its parents) when missing. Without it a missing directory
    * is an `ENOENT` error that names the directory.
    * @defaultValue false
    */
-  mkdir?: boolean;
+  mkdir?: boolean | undefined;
   /**
    * How a string `data` is turned into bytes.
    * @defaultValue 'utf8'
    */
-  encoding?: BufferEncoding;
+  encoding?: BufferEncoding | undefined;
   /**
    * Cancels the write. Already aborted: the call rejects with `signal.reason` and touches
    * nothing. Aborted while waiting behind another write to the same file, or before the rename:
@@ -61,7 +64,7 @@ export interface AtomicWriteOptions {
    * Once the rename has happened the write completes and the call resolves.
    * @defaultValue none
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@link atomicWriteFile} did. */
@@ -70,6 +73,13 @@ export interface AtomicWriteResult {
   readonly written: boolean;
   /** SHA-256 of the bytes, 64 lowercase hex digits (the same as {@link contentHash} of the data). */
   readonly hash: string;
+  /**
+   * Whether the directory was fsynced after the rename, so that the rename itself survives a
+   * power cut. `false` with `durable: false`, when nothing was written, and when the directory
+   * cannot be opened for reading (a write-only directory) or its file system cannot fsync a
+   * directory: the data were fsynced, but after a power cut the file may hold its old content.
+   */
+  readonly directorySynced: boolean;
 }
 
 /**
@@ -94,8 +104,26 @@ export interface AtomicWriteEvent {
   readonly durable: boolean;
   /** From the call to its settling, waiting behind earlier writes to the same path included. */
   readonly elapsedMs: number;
+  /** Whether the directory was fsynced after the rename (see {@link AtomicWriteResult.directorySynced}). */
+  readonly directorySynced: boolean;
+  /** Why the directory fsync was skipped although `durable` was on: the error of opening or syncing it. */
+  readonly directorySyncError?: unknown;
   /** The error the call rejected with, if it did. */
   readonly error?: unknown;
+}
+
+/**
+ * The context of the tracing channel `tracingChannels.filesWrite` (`ridethrough:files:write`,
+ * so `tracing:ridethrough:files:write:start` and so on) around each {@link atomicWriteFile}
+ * call. It is the platform's object: it stays mutable, and `written` is set before `asyncEnd`.
+ */
+export interface AtomicWriteTraceContext {
+  /** The path as given, made absolute. */
+  path: string;
+  /** Size of the data in bytes. */
+  bytes: number;
+  /** Whether the file was replaced; set once the write succeeded. */
+  written?: boolean;
 }
 
 /**
@@ -118,7 +146,10 @@ export interface AtomicWriteEvent {
  * - The mode (and, when the process may set it, the owner) of the file being replaced is kept
  *   unless `mode` is given.
  * - A symlink is followed: writing to `link` replaces the file `link` points to, and `link`
- *   stays a link. (Kubernetes ConfigMap volumes are made of such links; their content belongs to
+ *   stays a link. In a sticky, world-writable directory (`/tmp`) a link is followed only when it
+ *   belongs to this process's user or to the directory's owner, and a file that belongs to
+ *   anyone else is not replaced (the kernel's `fs.protected_symlinks` and `fs.protected_regular`
+ *   rules): such a write rejects with `EACCES`, marked `permanent()`, saying why. (Kubernetes ConfigMap volumes are made of such links; their content belongs to
  *   the kubelet, so write your own files elsewhere.) Hard links to the old file keep the old
  *   content, as with any replace-by-rename.
  * - A file bind-mounted on its own (a Kubernetes `subPath` mount) cannot be replaced by rename:
@@ -132,7 +163,8 @@ export interface AtomicWriteEvent {
  * @param data - The content: a string (encoded with `options.encoding`) or bytes.
  * @param options - See {@link AtomicWriteOptions}.
  * @returns Whether the file was written and the SHA-256 of the data.
- * @throws TypeError or RangeError, synchronously, for a bad `path`, `data` or option.
+ * Bad arguments (a bad `path`, `data`, an unknown option, `mode` above `0o777`) reject the
+ *   promise with a `TypeError` or `RangeError`; nothing throws at the call.
  *
  * @example
  * ```ts
@@ -156,12 +188,39 @@ export function atomicWriteFile(
   data: string | Uint8Array,
   options?: AtomicWriteOptions,
 ): Promise<AtomicWriteResult> {
+  let call: WriteCall;
+  try {
+    call = configure(path, data, options);
+  } catch (error) {
+    return Promise.reject(error); // as fs/promises does: bad arguments reject, never throw
+  }
+  const { file, bytes, config } = call;
+  if (config.signal?.aborted) return Promise.reject(config.signal.reason);
+  if (!writeTracing.hasSubscribers) return observedWrite(path, file, bytes, config);
+  const context: AtomicWriteTraceContext = { path: file, bytes: bytes.length };
+  return writeTracing.tracePromise(async () => {
+    const result = await observedWrite(path, file, bytes, config);
+    context.written = result.written;
+    return result;
+  }, context);
+}
+
+const WRITE_OPTIONS: ReadonlySet<string> = new Set(['mode', 'durable', 'skipIfUnchanged', 'mkdir', 'encoding', 'signal']);
+
+interface WriteCall {
+  file: string;
+  bytes: Uint8Array;
+  config: WriteConfig;
+}
+
+function configure(path: string | URL, data: unknown, options: AtomicWriteOptions | undefined): WriteCall {
   const where = 'atomicWriteFile()';
   const file = resolve(pathArgument(where, 'path', path, { fileUrl: true }));
   if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
     throw new TypeError(`${where}: "data" must be a string, a Buffer or a Uint8Array, got ${describe(data)}`);
   }
   const o = optionsObject(where, options);
+  checkOptionNames(where, o, WRITE_OPTIONS);
   const config: WriteConfig = {
     mode: modeOption(where, o.mode),
     durable: booleanOption(where, 'durable', o.durable, true),
@@ -170,10 +229,12 @@ export function atomicWriteFile(
     signal: signalOption(where, o.signal),
   };
   const encoding = encodingOption(where, o.encoding);
-  if (config.signal?.aborted) return Promise.reject(config.signal.reason);
+  return { file, bytes: typeof data === 'string' ? Buffer.from(data, encoding) : data, config };
+}
 
+/** The write in its queue, published on the plain channel when it settles. */
+function observedWrite(path: string | URL, file: string, bytes: Uint8Array, config: WriteConfig): Promise<AtomicWriteResult> {
   const started = realClock.now();
-  const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
   const report: WriteReport = {};
   const result = pathText(path).endsWith('/')
     ? Promise.reject(isDirectoryError(file))
@@ -199,9 +260,10 @@ interface WriteConfig {
   signal: AbortSignal | undefined;
 }
 
-type WriteReport = { target?: string; hash?: string; written?: boolean };
+type WriteReport = { target?: string; hash?: string; written?: boolean; directorySynced?: boolean; directorySyncError?: unknown };
 
 const writeChannel = diagnosticsChannel(diagnosticsChannels.files.write);
+const writeTracing = tracingChannel<AtomicWriteTraceContext>(tracingChannels.filesWrite);
 
 function publishWrite(
   file: string,
@@ -220,28 +282,41 @@ function publishWrite(
     bytes: bytes.length,
     durable: config.durable,
     elapsedMs: realClock.now() - started,
+    directorySynced: report.directorySynced ?? false,
+    ...(report.directorySyncError === undefined ? {} : { directorySyncError: report.directorySyncError }),
     ...failure,
   };
-  writeChannel.publish(event);
+  writeChannel.publish(Object.freeze(event));
 }
 
+/**
+ * The write, in the steps of kubelet's AtomicWriter (pkg/volume/util/atomic_writer.go) where
+ * they match: a single file needs no timestamped directory and no `..data` link, so its steps
+ * 4-7 become "temp file beside the target, then rename".
+ */
 async function writeAtomically(file: string, bytes: Uint8Array, config: WriteConfig, report: WriteReport): Promise<AtomicWriteResult> {
   const { signal } = config;
+  // Step 1, the payload is validated: done by configure() before the call was queued.
   // Hashed while the file system works; it never rejects, so it may wait unawaited.
   const hashing = sha256HexOffThread(bytes).then((hash) => (report.hash = hash));
-  if (config.skipIfUnchanged && (await holdsSameContent(file, bytes, config.mode))) {
+  // Step 2, the current version is found: the file a symlink points to, refused when the link
+  // was planted by someone else in a shared (sticky, world-writable) directory.
+  const { target, existing } = await resolveTarget(file);
+  // Step 3, no change means no write.
+  if (config.skipIfUnchanged && (await holdsSameContent(target, bytes, config.mode))) {
     report.target = file;
-    return { written: false, hash: await hashing };
+    return { written: false, hash: await hashing, directorySynced: false };
   }
   signal?.throwIfAborted();
-  const { target, existing } = await resolveTarget(file);
   report.target = target;
   if (existing?.isDirectory()) throw isDirectoryError(target);
   // A device, FIFO or socket would be replaced by a regular file: never what was meant.
   if (existing && !existing.isFile()) throw notRegularFileError(target, existing);
+  const directory = dirname(target);
+  if (existing) await checkReplaceable(target, existing, directory);
   const mode = config.mode ?? (existing ? existing.mode & 0o7777 : undefined);
 
-  const directory = dirname(target);
+  // Step 4, a new place for the payload: a temp file beside the target, created exclusively.
   const stem = tempStem(basename(target));
   let created: string | undefined;
   let temp: TempFile;
@@ -255,18 +330,20 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
         { code: 'ENOENT', path: directory },
       );
     }
+    await checkCreatableDirectory(directory);
     created = await mkdir(directory, { recursive: true });
     temp = await createTempFile(directory, stem, mode);
   }
-  // Sweep temp files of dead writers while this one is being written; never rejects.
+  // Steps 9-10 of kubelet remove what the previous version left; here: temp files of dead
+  // writers, swept while this one is being written (never rejects).
   const sweep = sweepDue(target) ? removeStaleTemps(directory, stem) : undefined;
   let renamed = false;
   try {
+    // Step 5, the payload is written: owner and mode first (fchmod, because open() applied the
+    // umask; reading the umask with process.umask() would briefly set it to 0 for every thread
+    // of the process), then every byte, then the size check and the fsync.
     await keepOwner(temp.handle, existing);
-    if (mode !== undefined && mode !== (mode & 0o777 & ~process.umask())) {
-      // open() applied the umask (or cannot set special bits): fix it before any byte is written.
-      await temp.handle.chmod(mode);
-    }
+    if (mode !== undefined) await temp.handle.chmod(mode);
     await writeAll(temp.handle, bytes, signal);
     const [{ size }] = await Promise.all([temp.handle.stat(), config.durable ? temp.handle.sync() : undefined]);
     if (size !== bytes.length) {
@@ -277,6 +354,7 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
     }
     await temp.handle.close();
     signal?.throwIfAborted();
+    // Steps 6-7, the new version takes the old one's name in one rename.
     await renameOver(temp.path, target);
     renamed = true;
   } catch (error) {
@@ -287,12 +365,17 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
     await sweep;
   }
   report.written = true;
+  // Step 8 (kubelet does not fsync): the rename is made durable by an fsync of the directory,
+  // and directories made here by fsyncs of their parents.
+  let directorySynced = false;
   if (config.durable) {
-    await syncDirectory(directory);
-    // Directories made here need their own entries made durable in their parents.
+    const skipped = await syncDirectory(directory);
     if (created !== undefined) await syncCreatedDirectories(created, directory);
+    directorySynced = skipped === undefined;
+    if (skipped !== undefined) report.directorySyncError = skipped;
   }
-  return { written: true, hash: await hashing };
+  report.directorySynced = directorySynced;
+  return { written: true, hash: await hashing, directorySynced };
 }
 
 /** Larger writes go in pieces so an abort is seen between them. */
@@ -331,18 +414,21 @@ async function renameOver(temp: string, target: string): Promise<void> {
   }
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+/** Fsyncs a directory; returns the error that made it impossible (a write-only directory), or `undefined`. */
+async function syncDirectory(directory: string): Promise<unknown> {
   let handle: FileHandle;
   try {
     handle = await open(directory, 'r');
   } catch (error) {
-    if (cannotSyncDirectory(error)) return;
+    if (cannotSyncDirectory(error)) return error;
     throw error;
   }
   try {
     await handle.sync();
+    return undefined;
   } catch (error) {
     if (!cannotSyncDirectory(error)) throw error;
+    return error;
   } finally {
     await handle.close();
   }

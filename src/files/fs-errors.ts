@@ -15,18 +15,17 @@ export function isDirectoryError(path: string): Error {
 }
 
 export function notRegularFileError(path: string, stats: Stats): Error {
-  const kind = stats.isFIFO()
-    ? 'a FIFO'
-    : stats.isSocket()
-      ? 'a socket'
-      : stats.isCharacterDevice()
-        ? 'a character device'
-        : stats.isBlockDevice()
-          ? 'a block device'
-          : 'not a regular file';
-  return Object.assign(new Error(`atomicWriteFile(): "${path}" is ${kind}; only regular files are replaced`), {
+  return Object.assign(new Error(`atomicWriteFile(): "${path}" is ${kindOf(stats)}; only regular files are replaced`), {
     code: 'EINVAL',
     path,
   });
 }
 
+/** What a file that is not a regular file is, for messages. */
+export function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}

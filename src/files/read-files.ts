@@ -3,13 +3,15 @@
  * through rotation as readFileWithRetry does for one file.
  */
 import { type Stats } from 'node:fs';
-import { lstat, open, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, normalize, sep } from 'node:path';
 import { createClassifier, defaultRules, EmptyFileError, rules, transient, type Classifier, type Verdict } from '../classify/index.js';
 import { retry, type RetryOptions } from '../retry/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { booleanOption, checkOptionNames, describe, functionOption, objectOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { changeWake } from './change-wake.js';
+import { nameOption, readerRetryOptions, RETRY_OPTION_NAMES } from './read.js';
+import { readRegularFile } from './read-regular.js';
 
 /**
  * Options of {@link readFilesWithRetry}: those of `readFileWithRetry` (every {@link RetryOptions}
@@ -57,11 +59,7 @@ export interface ReadFilesWithRetryOptions<K extends string = string, T = Readon
   name?: string | undefined;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'parse', 'allowEmpty', 'name',
-  'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'random',
-  'maxAttempts', 'deadlineMs', 'attemptTimeoutMs', 'signal', 'classify', 'onRetry', 'onRecovered', 'budget', 'clock',
-]);
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'parse', 'allowEmpty', 'name']);
 
 /** kubelet's data link: `dir/..data -> ..<timestamp>`, and `dir/name -> ..data/name`. */
 const DATA_LINK = '..data';
@@ -164,8 +162,10 @@ interface Entry {
   readonly path: string;
 }
 
+const WHERE = 'readFilesWithRetry()';
+
 function configure(paths: unknown, options: ReadFilesWithRetryOptions<string, unknown> | undefined) {
-  const where = 'readFilesWithRetry()';
+  const where = WHERE;
   if (paths === null || typeof paths !== 'object' || Array.isArray(paths)) {
     throw new TypeError(`${where}: "paths" must be an object of name -> path, got ${describe(paths)}`);
   }
@@ -177,15 +177,7 @@ function configure(paths: unknown, options: ReadFilesWithRetryOptions<string, un
   const o = optionsObject(where, options);
   checkOptionNames(where, o, KNOWN_OPTIONS);
   const { parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, name, ...rest } = o;
-  if (name !== undefined && typeof name !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(name)}`);
-  const initialDelayMs = typeof rest.initialDelayMs === 'number' && rest.initialDelayMs > 0 ? rest.initialDelayMs : 0;
-  const retryOptions: RetryOptions = {
-    ...rest,
-    ...(name === undefined ? {} : ({ name } as object)),
-    deadlineMs: rest.deadlineMs ?? 120_000,
-    maxAttempts: rest.maxAttempts ?? Infinity,
-    maxDelayMs: rest.maxDelayMs ?? Math.max(5_000, initialDelayMs),
-  };
+  const retryOptions = readerRetryOptions(where, rest, nameOption(where, name));
   return {
     entries,
     parse: functionOption<(files: Readonly<Record<string, Buffer>>) => unknown>(where, 'parse', parseValue),
@@ -221,9 +213,9 @@ async function readOneGeneration(entries: readonly Entry[], signal: AbortSignal)
       for (const [i, entry] of entries.entries()) {
         const where = located[i]!;
         if (where.kind === 'volume') {
-          files[entry.name] = await readFile(join(where.dir, generations.get(where.dir)!, where.inner), { signal });
+          files[entry.name] = (await readRegularFile(WHERE, join(where.dir, generations.get(where.dir)!, where.inner), signal)).bytes;
         } else {
-          const read = await readWithStats(entry.path, signal);
+          const read = await readRegularFile(WHERE, entry.path, signal);
           files[entry.name] = read.bytes;
           seen.set(entry.path, read.stats);
         }
@@ -254,16 +246,6 @@ async function locate(path: string): Promise<Located> {
   const prefix = DATA_LINK + sep;
   if (!target.startsWith(prefix)) return { kind: 'plain' };
   return { kind: 'volume', dir: dirname(path), inner: target.slice(prefix.length) };
-}
-
-async function readWithStats(path: string, signal: AbortSignal): Promise<{ bytes: Buffer; stats: Stats }> {
-  const handle = await open(path, 'r');
-  try {
-    const stats = await handle.stat();
-    return { bytes: await handle.readFile({ signal }), stats };
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Why the files read are not one generation any more, or `undefined` when they are. */

@@ -2,11 +2,13 @@
  * readFileWithRetry: one file read through rotation (missing, empty, half-written), retried
  * under the rotating-file classifier until a deadline.
  */
-import { readFile } from 'node:fs/promises';
 import { createClassifier, defaultRules, EmptyFileError, rules, type Classifier, type Verdict } from '../classify/index.js';
-import { retry, type RetryOptions } from '../retry/index.js';
-import { booleanOption, functionOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { retry, type RecoveredEvent, type RetryEvent, type RetryOptions } from '../retry/index.js';
+import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { callHook } from '../shared/hooks.js';
+import { booleanOption, checkOptionNames, describe, functionOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { encodingOption } from './options.js';
+import { readRegularFile } from './read-regular.js';
 
 
 /**
@@ -16,48 +18,54 @@ import { encodingOption } from './options.js';
  * @typeParam Content - `string` (decoded with `encoding`), or `Buffer` with `encoding: null`.
  * @typeParam T - What `parse` returns.
  */
-export interface ReadFileWithRetryOptions<Content extends string | Buffer = string, T = Content> extends RetryOptions {
+export interface ReadFileWithRetryOptions<Content extends string | Buffer = string, T = Content> extends Omit<RetryOptions, 'deadlineMs' | 'maxAttempts' | 'maxDelayMs' | 'classify'> {
   /**
    * How to decode the bytes; `null` gives the raw `Buffer`.
    * @defaultValue 'utf8'
    */
-  encoding?: Content extends string ? BufferEncoding : null;
+  encoding?: (Content extends string ? BufferEncoding : null) | undefined;
   /**
    * Turns the content into a value (`JSON.parse`, a PEM check). Anything it throws is taken as
    * the file being caught mid-rotation and retried within the deadline, unless it throws an
    * error marked with `permanent()` (a file that is complete but wrong), which fails at once.
    * @defaultValue none: the content itself is returned
    */
-  parse?: (content: Content) => T | PromiseLike<T>;
+  parse?: ((content: Content) => T | PromiseLike<T>) | undefined;
   /**
    * Accept an empty file. By default an empty file is an {@link EmptyFileError} (transient): a
    * file being rewritten in place is briefly empty, and Node accepts an empty certificate
    * without complaint, so emptiness must be checked, not caught.
    * @defaultValue false
    */
-  allowEmpty?: boolean;
+  allowEmpty?: boolean | undefined;
   /**
    * Overall time budget from the call, reads and waits included.
    * @defaultValue 120000 (2 minutes, long enough for a kubelet to be issued its certificate)
    */
-  deadlineMs?: number;
+  deadlineMs?: number | undefined;
   /**
    * Calls in all. Unlimited by default so that the deadline is the budget.
    * @defaultValue Infinity
    */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /**
    * Longest wait between reads. Reading a file is cheap and a rotation completes in
    * milliseconds, so the wait is kept short to pick the new file up quickly.
    * @defaultValue 5000, or `initialDelayMs` if that is longer
    */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /**
    * Classifies errors of the read itself (not of `parse`, see above).
    * @defaultValue `createClassifier({ rules: [rules.rotatingFile, ...defaultRules] })`: a missing or
    * empty file is transient, a directory (`EISDIR`) or a permission error (`EACCES`) fails at once
    */
-  classify?: Classifier;
+  classify?: Classifier | undefined;
+  /**
+   * A short label for this read ("ca-bundle"), carried in its retry events, in the events its
+   * hooks get, and in the `hook-error` events of its hooks.
+   * @defaultValue none
+   */
+  name?: string | undefined;
 }
 
 let rotatingFileClassifier: Classifier | undefined;
@@ -118,14 +126,31 @@ export function readFileWithRetry<T>(
   options: ReadFileWithRetryOptions<Buffer, T> & { encoding: null; parse: (content: Buffer) => T | PromiseLike<T> },
 ): Promise<T>;
 export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptions): Promise<unknown> {
+  try {
+    return readWithRetry(path, options);
+  } catch (error) {
+    return Promise.reject(error); // bad arguments reject, as fs/promises does; nothing throws at the call
+  }
+}
+
+/** The option names of `retry` that the readers pass through. */
+export const RETRY_OPTION_NAMES: readonly string[] = [
+  'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'random',
+  'maxAttempts', 'deadlineMs', 'attemptTimeoutMs', 'signal', 'classify', 'onRetry', 'onRecovered', 'budget', 'clock',
+];
+const READ_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'encoding', 'parse', 'allowEmpty', 'name']);
+
+function readWithRetry(path: string | URL, options: AnyReadFileOptions | undefined): Promise<unknown> {
   const where = 'readFileWithRetry()';
   const file = pathArgument(where, 'path', path, { fileUrl: true });
   const o = optionsObject(where, options);
-  const { encoding: encodingValue, parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, ...retryOptions } = o;
+  checkOptionNames(where, o, READ_OPTIONS);
+  const { encoding: encodingValue, parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, name: nameValue, ...rest } = o;
   const encoding = encodingValue === null ? null : encodingOption(where, encodingValue);
   const parse = functionOption<(content: string | Buffer) => unknown>(where, 'parse', parseValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
   const classifyRead = functionOption<Classifier>(where, 'classify', classifyValue) ?? defaultReadClassifier();
+  const name = nameOption(where, nameValue);
 
   // Errors thrown by `parse` are told apart by identity: they are the user's own, not wrapped.
   const parseErrors = new Set<unknown>();
@@ -133,7 +158,8 @@ export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptio
 
   return retry(
     async ({ signal }) => {
-      const content = encoding === null ? await readFile(file, { signal }) : await readFile(file, { encoding, signal });
+      const { bytes } = await readRegularFile(where, file, signal);
+      const content = encoding === null ? bytes : bytes.toString(encoding);
       if (content.length === 0 && !allowEmpty) throw new EmptyFileError(file);
       if (parse === undefined) return content;
       try {
@@ -143,21 +169,52 @@ export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptio
         throw error;
       }
     },
-    {
-      ...retryOptions,
-      deadlineMs: retryOptions.deadlineMs ?? 120_000,
-      maxAttempts: retryOptions.maxAttempts ?? Infinity,
-      // Never below a longer initialDelayMs the caller chose (retry would reject the pair).
-      maxDelayMs: retryOptions.maxDelayMs ?? Math.max(5_000, positive(retryOptions.initialDelayMs)),
-      classify: classifyAttempt,
-    },
+    { ...readerRetryOptions(where, rest, name), classify: classifyAttempt },
   );
+}
+
+/**
+ * `retry`'s options for a reader (but `classify`, which each reader sets): the readers' defaults (a 2-minute deadline, no attempt limit,
+ * short waits), `name` passed on, and the hooks called through callHook, so that what they throw
+ * or reject lands on `ridethrough:files:hook-error` and never changes the read.
+ */
+export function readerRetryOptions(where: string, rest: ReaderRetryOptions, name: string | undefined): RetryOptions {
+  const onRetry = functionOption<(event: RetryEvent) => unknown>(where, 'onRetry', rest.onRetry);
+  const onRecovered = functionOption<(event: RecoveredEvent) => unknown>(where, 'onRecovered', rest.onRecovered);
+  return {
+    ...rest,
+    ...(name === undefined ? {} : ({ name } as object)),
+    deadlineMs: rest.deadlineMs ?? 120_000,
+    maxAttempts: rest.maxAttempts ?? Infinity,
+    // Never below a longer initialDelayMs the caller chose (retry would reject the pair).
+    maxDelayMs: rest.maxDelayMs ?? Math.max(5_000, positive(rest.initialDelayMs)),
+    ...(onRetry && { onRetry: (event: RetryEvent) => callHook(hookErrors, 'onRetry', onRetry, hookEvent(event, name), name) }),
+    ...(onRecovered && { onRecovered: (event: RecoveredEvent) => callHook(hookErrors, 'onRecovered', onRecovered, hookEvent(event, name), name) }),
+  } as RetryOptions;
+}
+
+/** The retry options a reader takes, each of them `undefined` allowed. */
+type ReaderRetryOptions = {
+  [K in keyof Omit<RetryOptions, 'classify'>]?: RetryOptions[K] | undefined;
+};
+
+const hookErrors = diagnosticsChannel(diagnosticsChannels.files.hookError);
+
+/** The event a hook gets: frozen, and carrying the read's `name`. */
+function hookEvent<E extends object>(event: E, name: string | undefined): E {
+  if (name === undefined || (event as { name?: unknown }).name === name) return Object.isFrozen(event) ? event : Object.freeze({ ...event });
+  return Object.freeze({ ...event, name });
+}
+
+export function nameOption(where: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(value)}`);
+  return value;
 }
 
 /** What the implementation of the overloads above accepts. */
 type AnyReadFileOptions = Omit<ReadFileWithRetryOptions, 'encoding' | 'parse'> & {
-  encoding?: BufferEncoding | null;
-  parse?: (content: never) => unknown;
+  encoding?: BufferEncoding | null | undefined;
+  parse?: ((content: never) => unknown) | undefined;
 };
 
 export function defaultReadClassifier(): Classifier {

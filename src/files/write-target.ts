@@ -4,8 +4,9 @@
  * live here too.
  */
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { permanent } from '../classify/index.js';
 import { errorCode } from './fs-errors.js';
 
 /**
@@ -40,43 +41,101 @@ export async function holdsSameContent(file: string, bytes: Uint8Array, mode: nu
 }
 
 /**
- * The file that will be replaced, and its stats if it exists. A symlink is followed to the file
- * it points to; for a dangling one that is the missing file at the end of the chain, which the
- * write then creates (as fs.writeFile does) instead of replacing the link. Symlinked parent
- * directories need no resolving: the temp file goes beside the target either way.
+ * The file that will be replaced, and its stats if it exists. A symlink is followed, link by
+ * link, to the file it points to; for a dangling one that is the missing file at the end of the
+ * chain, which the write then creates (as fs.writeFile does) instead of replacing the link.
+ * Symlinked parent directories need no resolving: the temp file goes beside the target either
+ * way, and the kernel resolves them.
+ *
+ * Each link followed must pass the kernel's `fs.protected_symlinks` rule (which does not apply
+ * here, since the writer reads the links itself): in a sticky, world-writable directory only a
+ * link owned by this process's user or by the directory's owner is followed.
  */
 export async function resolveTarget(file: string): Promise<{ target: string; existing: Stats | undefined }> {
-  let entry: Stats;
-  try {
-    entry = await lstat(file);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return { target: file, existing: undefined };
-    throw error;
-  }
-  if (!entry.isSymbolicLink()) return { target: file, existing: entry };
-  try {
-    const target = await realpath(file);
-    return { target, existing: await stat(target) };
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-  }
   let candidate = file;
   for (let hops = 0; ; hops++) {
-    let link: string;
+    let entry: Stats;
     try {
-      link = await readlink(candidate);
+      entry = await lstat(candidate);
     } catch (error) {
-      const code = errorCode(error);
-      if (code === 'EINVAL' || code === 'ENOENT') return { target: candidate, existing: undefined }; // the end of the chain
+      if (errorCode(error) === 'ENOENT') return { target: candidate, existing: undefined }; // the end of the chain
       throw error;
     }
+    if (!entry.isSymbolicLink()) return { target: candidate, existing: entry };
     if (hops === 40) {
       throw Object.assign(new Error(`atomicWriteFile(): too many symbolic links resolving "${file}"`), { code: 'ELOOP', path: file });
     }
-    candidate = resolve(dirname(candidate), link);
+    await checkFollowable(candidate, entry);
+    candidate = resolve(dirname(candidate), await readlink(candidate));
   }
 }
 
+/** A directory where anyone may create entries but only their owners may remove them: /tmp. */
+function isSharedDirectory(stats: Stats): boolean {
+  return (stats.mode & 0o1002) === 0o1002;
+}
+
+function effectiveUid(): number | undefined {
+  return process.geteuid?.();
+}
+
+async function checkFollowable(link: string, entry: Stats): Promise<void> {
+  const euid = effectiveUid();
+  if (euid === undefined || entry.uid === euid) return;
+  const directory = dirname(link);
+  const parent = await stat(directory);
+  if (!isSharedDirectory(parent) || entry.uid === parent.uid) return;
+  throw refused(
+    link,
+    `atomicWriteFile(): refusing to follow the symlink "${link}": it belongs to uid ${entry.uid}, and in a sticky world-writable ` +
+      `directory ("${directory}") only links owned by this process's user (uid ${euid}) or the directory's owner (uid ${parent.uid}) ` +
+      'are followed, as the kernel\'s fs.protected_symlinks does; anyone could have planted it. Write to the real path, or keep ' +
+      'the file in a directory that others cannot write to',
+  );
+}
+
+/**
+ * The kernel's `fs.protected_regular` rule: in a sticky, world-writable directory a file that
+ * belongs to someone other than the writer or the directory's owner is not replaced. Its owner
+ * may have created it to be handed the content (a root writer keeps the old owner).
+ */
+export async function checkReplaceable(target: string, existing: Stats, directory: string): Promise<void> {
+  const euid = effectiveUid();
+  if (euid === undefined || existing.uid === euid) return;
+  const parent = await stat(directory);
+  if (!isSharedDirectory(parent) || existing.uid === parent.uid) return;
+  throw refused(
+    target,
+    `atomicWriteFile(): refusing to replace "${target}": it belongs to uid ${existing.uid}, not to this process's user (uid ${euid}) ` +
+      `or the owner of the sticky world-writable directory "${directory}" (uid ${parent.uid}), so whoever created it would be ` +
+      'handed the new content (the kernel\'s fs.protected_regular rule). Remove the file first if it is really yours, or keep ' +
+      'the file in a directory that others cannot write to',
+  );
+}
+
+/**
+ * Before `mkdir -p`: the deepest existing ancestor of `directory` must not be reached through
+ * a link that {@link resolveTarget} would refuse, or the directories would be created wherever
+ * that link points.
+ */
+export async function checkCreatableDirectory(directory: string): Promise<void> {
+  for (let path = directory; dirname(path) !== path; path = dirname(path)) {
+    let entry: Stats;
+    try {
+      entry = await lstat(path);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') continue;
+      throw error;
+    }
+    // The first entry that exists is where mkdir starts; what lies above it the kernel resolves.
+    if (entry.isSymbolicLink()) await checkFollowable(path, entry);
+    return;
+  }
+}
+
+function refused(path: string, message: string): Error {
+  return permanent(Object.assign(new Error(message), { code: 'EACCES', path }));
+}
 
 export async function keepOwner(handle: FileHandle, existing: { uid: number; gid: number } | undefined): Promise<void> {
   if (!existing || !process.geteuid || !process.getegid) return;

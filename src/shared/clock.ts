@@ -2,6 +2,8 @@
  * Time, as every primitive sees it. Injectable so schedules can be tested with a fake clock
  * and so no primitive reads `Date.now()` or calls `setTimeout` directly.
  */
+import { noop, onAbort } from './signals.js';
+import { objectOption, type NumberConstraints } from './validate.js';
 
 /**
  * A source of time and of abortable waits. Every primitive takes one as its `clock` option;
@@ -30,6 +32,14 @@ const resolved = Promise.resolve();
 /** The longest delay `setTimeout` honours (about 24.8 days); Node fires a longer one after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** The range of a time limit that one timer must hold (`deadlineMs`, `attemptTimeoutMs`): > 0 and at most {@link MAX_TIMER_MS}. */
+export const TIMER_RANGE: Readonly<NumberConstraints> = Object.freeze({ min: 0, minExclusive: true, max: MAX_TIMER_MS });
+
+/** Checks a `clock` option: an object with `now()` and `sleep()`; {@link realClock} when not given. */
+export function clockOption(where: string, value: unknown, name = 'clock'): Clock {
+  return objectOption<Clock>(where, name, value, ['now', 'sleep']) ?? realClock;
+}
+
 /**
  * The real clock: `performance.now()` and a `setTimeout` that is cleared on abort.
  * A pending sleep keeps the process alive, like any timer the caller is awaiting.
@@ -50,14 +60,17 @@ export const realClock: Clock = Object.freeze({
           timer = setTimeout(step, Math.min(remaining, MAX_TIMER_MS));
           return;
         }
-        signal?.removeEventListener('abort', onAbort);
+        detach();
         resolve();
       }
-      function onAbort(): void {
-        clearTimeout(timer);
-        reject(signal!.reason);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // onAbort, not addEventListener: many sleeps may share one caller signal.
+      const detach =
+        signal === undefined
+          ? noop
+          : onAbort(signal, () => {
+              clearTimeout(timer);
+              reject(signal.reason);
+            });
     });
   },
 });
@@ -73,5 +86,3 @@ export function startTimer(clock: Clock, ms: number, fn: () => void): () => void
   clock.sleep(ms, controller.signal).then(fn, noop);
   return () => controller.abort(CANCELLED);
 }
-
-function noop(): void {}

@@ -39,7 +39,8 @@ export function linkedController(parent: AbortSignal | undefined): LinkedControl
   return { controller, signal: controller.signal, dispose };
 }
 
-function noop(): void {}
+/** Does nothing: the one no-op function (a `catch` that only marks a rejection handled, a detach with nothing to detach). */
+export function noop(): void {}
 
 /**
  * The listeners of each caller signal, fanned out from one native listener. A signal shared by

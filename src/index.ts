@@ -26,3 +26,4 @@ export * from './gate/index.js';
 export { realClock, type Clock } from './shared/clock.js';
 export { diagnosticsChannels, tracingChannels } from './shared/diagnostics.js';
 export type { HookErrorEvent } from './shared/hooks.js';
+export { subscribe, type DiagnosticsChannelName, type DiagnosticsMessages } from './diagnostics.js';

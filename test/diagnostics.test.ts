@@ -7,7 +7,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { atomicWriteFile, diagnosticsChannels, readinessGate, retry, watchWithFallback, type Verdict } from 'ridethrough';
+import { atomicWriteFile, diagnosticsChannels, readinessGate, retry, subscribe, watchWithFallback, type Verdict } from 'ridethrough';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const transient = (): Verdict => ({ kind: 'transient', reason: 'test' });
@@ -57,5 +57,33 @@ describe('diagnostics channels', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('subscribe()', () => {
+  it('delivers the frozen events of one channel until unsubscribed, then none', async () => {
+    const seen: Array<{ attempt: number; name: string | undefined; frozen: boolean }> = [];
+    const unsubscribe = subscribe('ridethrough:retry:retry', (event) => {
+      seen.push({ attempt: event.attempt, name: event.name, frozen: Object.isFrozen(event) });
+    });
+    const flaky = (): ((context: { attempt: number }) => Promise<string>) => async ({ attempt }) => {
+      if (attempt < 3) throw Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+      return 'ok';
+    };
+    await retry(flaky(), { initialDelayMs: 0, name: 'fetch-pod' });
+    expect(seen).toEqual([
+      { attempt: 1, name: 'fetch-pod', frozen: true },
+      { attempt: 2, name: 'fetch-pod', frozen: true },
+    ]);
+    unsubscribe();
+    await retry(flaky(), { initialDelayMs: 0 });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('refuses what is not a ridethrough channel or not a handler, at the call', () => {
+    expect(() => subscribe('http.client.request.start' as never, () => undefined)).toThrow(
+      new TypeError('subscribe(): "channel" must be a ridethrough channel name, got "http.client.request.start"'),
+    );
+    expect(() => subscribe('ridethrough:retry:retry', 'log' as never)).toThrow(/"handler" must be a function, got "log"/);
   });
 });

@@ -25,7 +25,19 @@
  *
  * @module
  */
+import type { AtomicWriteEvent } from './atomic-write.js';
+import type { HookErrorEvent } from '../shared/hooks.js';
+
 export { atomicWriteFile, type AtomicWriteEvent, type AtomicWriteOptions, type AtomicWriteResult } from './atomic-write.js';
 export { contentHash } from './content-hash.js';
+export { EmptyFileError } from './empty-file-error.js';
 export { readFileWithRetry, type ReadFileWithRetryOptions } from './read.js';
 export { readFilesWithRetry, type ReadFilesWithRetryOptions } from './read-files.js';
+
+/** Each plain diagnostics channel of `ridethrough/files`, mapped to its (frozen) payload. */
+export interface FilesMessages {
+  /** An `atomicWriteFile()` call finished (written, or skipped as unchanged). */
+  'ridethrough:files:write': AtomicWriteEvent;
+  /** An `onRetry`/`onRecovered` hook of a files function threw or rejected. */
+  'ridethrough:files:hook-error': HookErrorEvent;
+}

@@ -5,7 +5,8 @@
 import { type Stats } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, normalize, sep } from 'node:path';
-import { createClassifier, defaultRules, EmptyFileError, rules, transient, type Classifier, type Verdict } from '../classify/index.js';
+import { createClassifier, defaultRules, rules, transient, type Classifier, type Verdict } from '../classify/index.js';
+import { EmptyFileError } from './empty-file-error.js';
 import { retry, type RetryOptions } from '../retry/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { booleanOption, checkOptionNames, describe, functionOption, objectOption, optionsObject, pathArgument } from '../shared/validate.js';

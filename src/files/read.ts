@@ -2,7 +2,8 @@
  * readFileWithRetry: one file read through rotation (missing, empty, half-written), retried
  * under the rotating-file classifier until a deadline.
  */
-import { createClassifier, defaultRules, EmptyFileError, rules, type Classifier, type Verdict } from '../classify/index.js';
+import { createClassifier, defaultRules, rules, type Classifier, type Verdict } from '../classify/index.js';
+import { EmptyFileError } from './empty-file-error.js';
 import { retry, type RecoveredEvent, type RetryEvent, type RetryOptions } from '../retry/index.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';

@@ -5,6 +5,7 @@
 import { classify as defaultClassify, type Classifier, type Verdict } from '../classify/index.js';
 import { safeClassify } from '../classify/safe-classify.js';
 import { retry, type AttemptContext, type RetryOptions } from '../retry/index.js';
+import { checkRetryOptions } from '../retry/options.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
@@ -163,21 +164,12 @@ export function waitUntilReady<S>(
 }
 
 /**
- * The caller's onRetry/onRecovered (and onProgress), wrapped to remember what they throw: such an
- * exception ends the wait and must reach the caller as it is, not as a NotReadyError.
-}
-
-/** `retry()`, with its option errors naming the function the user called. */
+ * `retry()`, with its options checked as `where` received them, so an error names the function
+ * the user called, once: `waitFor(): option "deadlineMs" must be ...`.
+ */
 function retryNamed<T>(where: string, fn: (context: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
-  try {
-    return retry(fn, options);
-  } catch (error) {
-    if ((error instanceof TypeError || error instanceof RangeError) && error.message.startsWith('retry():')) {
-      const Type = error instanceof RangeError ? RangeError : TypeError;
-      throw new Type(`${where}${error.message.slice('retry()'.length)}`);
-    }
-    throw error;
-  }
+  checkRetryOptions(options, where); // throws: the public functions turn it into their rejection
+  return retry(fn, options);
 }
 
 /**

@@ -1,8 +1,8 @@
 import { Agent, createServer, get as httpGet, type RequestListener, type Server } from 'node:http';
 import { once } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { NotReadyError, formatReport, readinessGate, waitFor, type CheckContext } from 'ridethrough/gate';
-import { activeTimers as timers } from './support/resources.js';
+import { failOnLeftoverTimers } from './support/resources.js';
 
 const servers: Server[] = [];
 
@@ -17,18 +17,12 @@ async function serve(handler: RequestListener): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-let timersBefore = 0;
-beforeEach(() => {
-  timersBefore = timers();
-});
+failOnLeftoverTimers();
 afterEach(async () => {
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
-  // vitest's runner throttles its progress reports with a 100 ms timer of its own: let it pass.
-  if (timers() > timersBefore) await new Promise((resolve) => setTimeout(resolve, 150));
-  expect(timers()).toBeLessThanOrEqual(timersBefore);
 });
 
 async function get(url: string, init?: RequestInit): Promise<{ status: number; body: string; headers: Headers }> {

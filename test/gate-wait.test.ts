@@ -3,7 +3,7 @@ import { diagnosticsChannels } from 'ridethrough';
 import { createServer, type Server } from 'node:http';
 import { getEventListeners, once } from 'node:events';
 import type { Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { permanent, transient } from 'ridethrough/classify';
 import {
@@ -16,17 +16,9 @@ import {
 } from 'ridethrough/gate';
 import type { RetryEvent } from 'ridethrough/retry';
 import { kubeStatus, startKubeApiServer } from './support/kube-api-server.js';
-import { activeTimers as timers } from './support/resources.js';
+import { failOnLeftoverTimers } from './support/resources.js';
 
-let timersBefore = 0;
-beforeEach(() => {
-  timersBefore = timers();
-});
-afterEach(async () => {
-  // vitest's runner throttles its progress reports with a 100 ms timer of its own: let it pass.
-  if (timers() > timersBefore) await new Promise((resolve) => setTimeout(resolve, 150));
-  expect(timers()).toBeLessThanOrEqual(timersBefore);
-});
+failOnLeftoverTimers();
 
 const hang = (_: unknown, { signal }: CheckContext): Promise<boolean> =>
   new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));

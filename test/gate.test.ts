@@ -1,24 +1,16 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { permanent, transient } from 'ridethrough/classify';
 import { formatReport, readinessGate, type CheckContext, type Report } from 'ridethrough/gate';
 import { diagnosticsChannels } from 'ridethrough';
-import { activeTimers as timers } from './support/resources.js';
+import { failOnLeftoverTimers } from './support/resources.js';
 
 const never = (_subject: unknown, { signal }: CheckContext): Promise<boolean> =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
 
 // Counted around every test, so that a leftover timer is pinned on the test that left it.
-let timersBefore = 0;
-beforeEach(() => {
-  timersBefore = timers();
-});
-afterEach(async () => {
-  // vitest's runner throttles its progress reports with a 100 ms timer of its own: let it pass.
-  if (timers() > timersBefore) await new Promise((resolve) => setTimeout(resolve, 150));
-  expect(timers()).toBeLessThanOrEqual(timersBefore);
-});
+failOnLeftoverTimers();
 
 describe('evaluate: outcomes of a check', () => {
   it('passes on true and on { ok: true }, keeping a detail when given', async () => {
@@ -195,7 +187,7 @@ describe('evaluate: outcomes of a check', () => {
     });
     expect((await gate.evaluate(1)).ready).toBe(true);
     expect(signal?.aborted).toBe(false);
-    // afterEach asserts that the 60 s timeout timer is gone.
+    // failOnLeftoverTimers asserts that the 60 s timeout timer is gone.
   });
 
   it('ignores a check that settles after its timeout, without an unhandled rejection', async () => {

@@ -368,7 +368,10 @@ export interface GateEvaluateContext {
 
 /** Every plain diagnostics channel of the gate, by name, with the payload it publishes. */
 export interface GateMessages {
+  /** A subject was evaluated: its report. */
   'ridethrough:gate:report': GateReportEvent;
+  /** `drain()` was called. */
   'ridethrough:gate:drain': GateDrainEvent;
+  /** An `onProgress`/`onRetry`/`onRecovered` hook threw or rejected. */
   'ridethrough:gate:hook-error': HookErrorEvent;
 }

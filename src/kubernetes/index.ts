@@ -37,9 +37,9 @@ export type * from './informer-types.js';
 
 /** Each plain diagnostics channel of `ridethrough/kubernetes`, mapped to its (frozen) payload. */
 export interface KubernetesMessages {
-  /** Before each wait of an API call made through {@link makeApiClient}. */
+  /** Before each wait of an API call made through {@link kubernetes!makeApiClient}. */
   'ridethrough:kubernetes:retry': ApiRetryEvent;
-  /** The API server answered 429 to a call made through {@link makeApiClient}. */
+  /** The API server answered 429 to a call made through {@link kubernetes!makeApiClient}. */
   'ridethrough:kubernetes:throttled': ApiThrottledEvent;
   /** An informer's watch is open. */
   'ridethrough:kubernetes:informer-connect': InformerConnectEvent;

@@ -77,7 +77,9 @@ export interface InformerListEvent {
   readonly items: number;
   /** The differences delivered: objects added, updated (another resourceVersion) and deleted. */
   readonly added: number;
+  /** Objects updated: present before and after, with another resourceVersion. */
   readonly updated: number;
+  /** Objects deleted: present before, gone from the list. */
   readonly deleted: number;
 }
 
@@ -115,6 +117,7 @@ export interface ResilientInformer<T extends KubernetesObject> extends AsyncDisp
   on(verb: 'error' | 'connect', cb: InformerErrorCallback): void;
   /** Removes a callback given to {@link ResilientInformer.on}. */
   off(verb: 'add' | 'update' | 'delete' | 'change', cb: InformerObjectCallback<T>): void;
+  /** Removes an `error` or `connect` callback given to {@link ResilientInformer.on}. */
   off(verb: 'error' | 'connect', cb: InformerErrorCallback): void;
   /**
    * Starts listing and watching (again, after {@link ResilientInformer.stop}: from the last

@@ -101,8 +101,12 @@ export interface AttemptTraceContext {
  * payload frozen). For `diagnostics_channel.subscribe(name, listener)` with a typed listener.
  */
 export interface RetryMessages {
+  /** Before each wait between attempts. */
   'ridethrough:retry:retry': RetryEvent;
+  /** A success that followed failures. */
   'ridethrough:retry:recovered': RecoveredEvent;
+  /** `retry()` rejected: why, after how many calls. */
   'ridethrough:retry:give-up': GiveUpEvent;
+  /** An `onRetry`/`onRecovered` hook threw or rejected. */
   'ridethrough:retry:hook-error': HookErrorEvent;
 }

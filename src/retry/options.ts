@@ -71,7 +71,7 @@ export interface RetryOptions extends BackoffOptions {
    * published on `ridethrough:retry:hook-error`.
    */
   onRecovered?: ((event: RecoveredEvent) => void) | undefined;
-  /** A retry budget shared with other calls; see {@link createRetryBudget}. @defaultValue none */
+  /** A retry budget shared with other calls; see {@link retry!createRetryBudget}. @defaultValue none */
   budget?: RetryBudget | undefined;
   /** @defaultValue realClock */
   clock?: Clock | undefined;

@@ -7,18 +7,51 @@ import type { Socket } from 'node:net';
 import { listenOnLoopback } from './loopback.js';
 import { FakeStore, FakeStoreError, type FakeChange, type FakeObject, type FakeResource } from './fake-api-store.js';
 
-export type { FakeObject, FakeResource } from './fake-api-store.js';
+export type { FakeObject, FakeObjectMetadata, FakeResource } from './fake-api-store.js';
 
 /** An HTTP answer: status code, JSON body (any value, serialised; a string is sent as is), extra headers. */
 export interface FakeApiAnswer {
+  /** The HTTP status code. */
   readonly status: number;
+  /** The body, sent as JSON (a string is sent as it is). */
   readonly body?: unknown;
+  /** Extra response headers (`Retry-After`, ...). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Destroy the connection without answering (the client sees ECONNRESET or "socket hang up"). */
 export interface FakeApiReset {
+  /** Always `true`: the marker of a reset. */
   readonly reset: true;
+}
+
+/** What {@link FakeApiServer.kubeConfigOptions} returns: the shape of client-node's `kc.loadFromOptions(...)` argument. */
+export interface FakeKubeConfigOptions {
+  /** One cluster, `fake`, at the server's URL (plain HTTP, so `skipTLSVerify`). */
+  clusters: Array<{
+    /** The cluster's name. */
+    name: string;
+    /** The server's URL, `http://127.0.0.1:<port>`. */
+    server: string;
+    /** `true`: there is no TLS to verify. */
+    skipTLSVerify: boolean;
+  }>;
+  /** One user, `fake`, with no credentials (the fake server checks none). */
+  users: Array<{
+    /** The user's name. */
+    name: string;
+  }>;
+  /** One context joining the two. */
+  contexts: Array<{
+    /** The context's name. */
+    name: string;
+    /** The cluster's name. */
+    cluster: string;
+    /** The user's name. */
+    user: string;
+  }>;
+  /** The name of that context. */
+  currentContext: string;
 }
 
 /** One scripted reply. */
@@ -26,6 +59,7 @@ export type FakeApiReply = FakeApiAnswer | FakeApiReset;
 
 /** A request the server received. */
 export interface FakeApiRequest {
+  /** The HTTP method (`GET`, `POST`, ...). */
   readonly method: string;
   /** Path and query, e.g. `/api/v1/namespaces/default/pods?watch=true&resourceVersion=12`. */
   readonly url: string;
@@ -50,6 +84,7 @@ export interface FakeApiServerOptions {
 export interface FakeApiServer extends AsyncDisposable {
   /** `http://127.0.0.1:<port>`; the same after {@link FakeApiServer.restart}. */
   readonly url: string;
+  /** The port it listens on, on 127.0.0.1. */
   readonly port: number;
   /** Every request received so far, in order. */
   readonly requests: readonly FakeApiRequest[];
@@ -58,12 +93,7 @@ export interface FakeApiServer extends AsyncDisposable {
   /** Watches open now. */
   readonly watchCount: number;
   /** What to pass to client-node's `kc.loadFromOptions(...)` (plain HTTP, so `skipTLSVerify`). */
-  kubeConfigOptions(): {
-    clusters: Array<{ name: string; server: string; skipTLSVerify: boolean }>;
-    users: Array<{ name: string }>;
-    contexts: Array<{ name: string; cluster: string; user: string }>;
-    currentContext: string;
-  };
+  kubeConfigOptions(): FakeKubeConfigOptions;
   /** Creates an object (as a POST would): stamped with kind, apiVersion, namespace and a new resourceVersion. */
   create(plural: string, object: FakeObject): FakeObject;
   /** Replaces an object (as a PUT would); a stale `metadata.resourceVersion` throws a Conflict. */
@@ -100,21 +130,43 @@ export interface FakeApiServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** A Kubernetes `StatusReason` the fake server knows the code of. */
+export type StatusReason =
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Gone'
+  | 'Invalid'
+  | 'ServerTimeout'
+  | 'StoreReadError'
+  | 'Timeout'
+  | 'TooManyRequests'
+  | 'BadRequest'
+  | 'MethodNotAllowed'
+  | 'NotAcceptable'
+  | 'RequestEntityTooLarge'
+  | 'UnsupportedMediaType'
+  | 'InternalError'
+  | 'Expired'
+  | 'ServiceUnavailable';
+
 /** The HTTP code the API server pairs with each `Status` reason (apimachinery's `StatusReason`). */
-export const statusCodes = {
+export const statusCodes: Readonly<Record<StatusReason, number>> = Object.freeze({
   Unauthorized: 401, Forbidden: 403, NotFound: 404, AlreadyExists: 409, Conflict: 409, Gone: 410,
   Invalid: 422, ServerTimeout: 500, StoreReadError: 500, Timeout: 504, TooManyRequests: 429,
   BadRequest: 400, MethodNotAllowed: 405, NotAcceptable: 406, RequestEntityTooLarge: 413,
   UnsupportedMediaType: 415, InternalError: 500, Expired: 410, ServiceUnavailable: 503,
-} as const;
+});
 
-/** A Kubernetes `StatusReason` the fake server knows the code of. */
-export type StatusReason = keyof typeof statusCodes;
+
 
 /** Options of {@link kubeStatus}. */
 export interface KubeStatusOptions {
   /** The HTTP code. @defaultValue the one the API server uses for the reason */
   code?: number | undefined;
+  /** The Status `message`. @defaultValue the reason */
   message?: string | undefined;
   /** Sets `details.retryAfterSeconds` and the `Retry-After` header, as the API server does. */
   retryAfterSeconds?: number | undefined;

@@ -3,17 +3,27 @@
  * counter for all of them (as etcd's revision), and the history of changes a watch resumes from.
  */
 
+/** The metadata fields the fake server reads and stamps; any others are kept as given. */
+export interface FakeObjectMetadata {
+  /** The object's name. */
+  name?: string | undefined;
+  /** Its namespace; `default` when missing for a namespaced resource. */
+  namespace?: string | undefined;
+  /** Stamped by the server at every write; a stale one on an update is a Conflict. */
+  resourceVersion?: string | undefined;
+  /** Labels, kept as given (the fake server applies no selectors). */
+  labels?: Record<string, string> | undefined;
+  [key: string]: unknown;
+}
+
 /** The smallest shape of a Kubernetes object the fake server stores. */
 export interface FakeObject {
+  /** Stamped by the server from the resource when missing. */
   apiVersion?: string | undefined;
+  /** Stamped by the server from the resource when missing. */
   kind?: string | undefined;
-  metadata?: {
-    name?: string | undefined;
-    namespace?: string | undefined;
-    resourceVersion?: string | undefined;
-    labels?: Record<string, string> | undefined;
-    [key: string]: unknown;
-  } | undefined;
+  /** The object's metadata: the server keys objects by namespace and name. */
+  metadata?: FakeObjectMetadata | undefined;
   [key: string]: unknown;
 }
 

@@ -39,5 +39,5 @@ export { startFaultServer, type Fault, type FaultRequest, type FaultServer, type
 export { KubeletVolume, projectVolume, type KubeletVolumeOptions, type SwapResult, type SwapStep, type VolumePayload } from './kubelet-volume.js';
 export { startTlsAlertServer, TLS_ALERT_INTERNAL_ERROR, type TlsAlertServer, type TlsApproval } from './tls-alert-server.js';
 export {
-  startFakeApiServer, kubeStatus, statusCodes, type FakeApiServer, type FakeApiServerOptions, type FakeApiAnswer, type FakeApiReply, type FakeApiReset, type FakeApiRequest, type FakeApiTarget, type FakeObject, type FakeResource, type KubeStatusOptions, type StatusReason,
+  startFakeApiServer, kubeStatus, statusCodes, type FakeApiServer, type FakeApiServerOptions, type FakeKubeConfigOptions, type FakeApiAnswer, type FakeApiReply, type FakeApiReset, type FakeApiRequest, type FakeApiTarget, type FakeObject, type FakeObjectMetadata, type FakeResource, type KubeStatusOptions, type StatusReason,
 } from './fake-api-server.js';

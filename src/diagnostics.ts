@@ -13,6 +13,7 @@ import type { GateMessages } from './gate/index.js';
 import type { KubernetesMessages } from './kubernetes/index.js';
 import type { RetryMessages } from './retry/index.js';
 import { describe } from './shared/validate.js';
+import type { WatchMessages } from './watch/index.js';
 
 /**
  * Every plain channel ridethrough publishes on, by name, with the type of its messages. Each
@@ -22,6 +23,7 @@ import { describe } from './shared/validate.js';
 export interface DiagnosticsMessages
   extends RetryMessages,
     FilesMessages,
+    WatchMessages,
     GateMessages,
     CredentialsMessages,
     KubernetesMessages {}

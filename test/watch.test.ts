@@ -518,7 +518,7 @@ describe('bad input throws at the call, naming the option', () => {
     ['debounceMs', () => watchWithFallback('a', ok, { debounceMs: -1 }), RangeError, /"debounceMs" must be a finite number >= 0, got -1/],
     ['runOnStart', () => watchWithFallback('a', ok, { runOnStart: 'yes' as never }), TypeError, /"runOnStart" must be a boolean/],
     ['retry', () => watchWithFallback('a', ok, { retry: 5 as never }), TypeError, /option "retry" must be an object/],
-    ['retry', () => watchWithFallback('a', ok, { retry: { multiplier: 0.5 } }), RangeError, /option "retry" is invalid: .*multiplier/],
+    ['retry', () => watchWithFallback('a', ok, { retry: { multiplier: 0.5 } }), RangeError, /^watchWithFallback\(\): option "retry.multiplier" must be a finite number >= 1, got 0.5$/],
     ['onError', () => watchWithFallback('a', ok, { onError: 1 as never }), TypeError, /"onError" must be a function/],
     ['onModeChange', () => watchWithFallback('a', ok, { onModeChange: {} as never }), TypeError, /"onModeChange"/],
     ['signal', () => watchWithFallback('a', ok, { signal: {} as never }), TypeError, /"signal" must be an AbortSignal/],

@@ -37,8 +37,10 @@ import { basename, dirname, resolve } from 'node:path';
 import { EmptyFileError } from '../classify/index.js';
 import { contentHash, readFileWithRetry } from '../files/index.js';
 import { backoffDelays, type BackoffOptions } from '../retry/index.js';
+import { checkBackoffOptions } from '../retry/options.js';
 import { MAX_TIMER_MS, realClock, startTimer, type Clock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
+import { callHook, type HookErrorEvent } from '../shared/hooks.js';
 import { abortError, linkedController } from '../shared/signals.js';
 import {
   booleanOption,
@@ -216,6 +218,7 @@ const errorChannel = diagnosticsChannel(diagnosticsChannels.watch.error);
 const modeChannel = diagnosticsChannel(diagnosticsChannels.watch.mode);
 const configChangeChannel = diagnosticsChannel(diagnosticsChannels.watch.configChange);
 const configRejectedChannel = diagnosticsChannel(diagnosticsChannels.watch.configRejected);
+const hookErrorChannel = diagnosticsChannel(diagnosticsChannels.watch.hookError);
 
 /**
  * Runs `onWake` when any of `paths` changes, and every `intervalMs` anyway.
@@ -326,12 +329,8 @@ function validateRetry(where: string, value: unknown, random: () => number): Bac
     throw new TypeError(`${where}: option "retry" must be an object of backoff options, got ${describe(value)}`);
   }
   const merged: BackoffOptions = { ...DEFAULT_RETRY, random, ...(value as BackoffOptions | undefined) };
-  try {
-    backoffDelays(merged); // checks the options now, at the call
-  } catch (error) {
-    const Type = error instanceof TypeError ? TypeError : RangeError;
-    throw new Type(`${where}: option "retry" is invalid: ${(error as Error).message}`, { cause: error });
-  }
+  // Checked now, at the call, under this function's name: `option "retry.multiplier" must be ...`.
+  checkBackoffOptions(merged, where, 'retry');
   return merged;
 }
 
@@ -470,7 +469,7 @@ class WatchLoop {
   }
 
   async #runOnce(reason: WakeReason, paths: readonly string[]): Promise<boolean> {
-    if (wakeChannel.hasSubscribers) wakeChannel.publish({ reason, paths });
+    if (wakeChannel.hasSubscribers) wakeChannel.publish(Object.freeze<WakeEvent>({ reason, paths: Object.freeze([...paths]) }));
     // A signal per run, so that listeners a task forgets to remove die with the run.
     const run = linkedController(this.#lifetime.signal);
     const signal = run.signal;
@@ -717,18 +716,15 @@ class WatchLoop {
     const previous = this.#mode;
     if (previous === mode || previous === 'closed') return;
     this.#mode = mode;
-    const event: ModeChangeEvent = {
+    const event: ModeChangeEvent = Object.freeze({
       mode,
       previous,
       paths: this.#s.given,
       ...(mode === 'timer-only' && error !== undefined ? { error } : {}),
-    };
+    });
     if (modeChannel.hasSubscribers) modeChannel.publish(event);
-    try {
-      this.#s.onModeChange?.(event);
-    } catch {
-      // A throwing listener must not stop the watcher.
-    }
+    // A hook reports: what it throws or rejects with goes to the hook-error channel, never stops the watcher.
+    callHook(hookErrorChannel, 'onModeChange', this.#s.onModeChange, event);
   }
 
   #reportWatchError(error: unknown, paths: readonly string[]): void {
@@ -739,13 +735,10 @@ class WatchLoop {
   }
 
   #report(error: unknown, source: WatchErrorSource, paths: readonly string[]): void {
-    const context: WatchErrorContext = { source, paths };
-    if (errorChannel.hasSubscribers) errorChannel.publish({ error, ...context });
-    try {
-      this.#s.onError?.(error, context);
-    } catch {
-      // A throwing listener must not stop the watcher.
-    }
+    const context: WatchErrorContext = Object.freeze({ source, paths });
+    if (errorChannel.hasSubscribers) errorChannel.publish(Object.freeze<WatchErrorEvent>({ error, ...context }));
+    const onError = this.#s.onError;
+    callHook(hookErrorChannel, 'onError', onError && ((c: WatchErrorContext) => onError(error, c)), context);
   }
 
   #inGivenOrder(paths: Set<string>): string[] {
@@ -901,6 +894,56 @@ function errorKey(error: unknown): string {
 // liveConfig
 
 /** The second argument of `onChange`, and the message on `diagnosticsChannels.watch.configChange` (with `path`). */
+/** Published, frozen, on `ridethrough:watch:wake` as the task is about to run. */
+export interface WakeEvent {
+  /** Why the task runs. */
+  readonly reason: WakeReason;
+  /** The watched paths that changed since the last run, in the order given. */
+  readonly paths: readonly string[];
+}
+
+/** Published, frozen, on `ridethrough:watch:error`: an error reported to `onError`, with its context. */
+export interface WatchErrorEvent extends WatchErrorContext {
+  /** What failed, untouched. */
+  readonly error: unknown;
+}
+
+/** Published, frozen, on `ridethrough:watch:config-change` when `liveConfig` loads a new version. */
+export interface ConfigChangeEvent {
+  /** The file, as given. */
+  readonly path: string;
+  /** {@link contentHash} of the new version. */
+  readonly hash: string;
+  /** The hash of the version it replaces. */
+  readonly previousHash: string;
+}
+
+/** Published, frozen, on `ridethrough:watch:config-rejected` when `liveConfig` keeps the last good version. */
+export interface ConfigRejectedEvent {
+  /** The file, as given. */
+  readonly path: string;
+  /** {@link contentHash} of the rejected content. */
+  readonly hash: string;
+  /** Why it was rejected (empty, or what `parse` threw). */
+  readonly error: unknown;
+}
+
+/** Each plain diagnostics channel of `ridethrough/watch`, mapped to its (frozen) payload. */
+export interface WatchMessages {
+  /** The task is about to run. */
+  'ridethrough:watch:wake': WakeEvent;
+  /** An error was reported to `onError`. */
+  'ridethrough:watch:error': WatchErrorEvent;
+  /** The watcher changed mode. */
+  'ridethrough:watch:mode': ModeChangeEvent;
+  /** `liveConfig` loaded a new version. */
+  'ridethrough:watch:config-change': ConfigChangeEvent;
+  /** `liveConfig` rejected a new version and kept the last good one. */
+  'ridethrough:watch:config-rejected': ConfigRejectedEvent;
+  /** An `onError`/`onModeChange`/`onChange` hook threw or rejected. */
+  'ridethrough:watch:hook-error': HookErrorEvent;
+}
+
 export interface ConfigChangeInfo {
   /** {@link contentHash} of the new file content. */
   readonly hash: string;
@@ -1055,11 +1098,8 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
 
   let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;
   const report = (error: unknown, context: LiveConfigErrorContext): void => {
-    try {
-      onError?.(error, context);
-    } catch {
-      // A throwing listener must not stop the watch.
-    }
+    // A hook reports: what it throws or rejects with goes to the hook-error channel, never stops the watch.
+    callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze(context));
   };
 
   const reread = async ({ signal }: WakeContext): Promise<void> => {
@@ -1073,13 +1113,13 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
       value = await parse(content);
     } catch (error) {
       current.rejectedHash = hash;
-      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish({ path: given, hash, error });
+      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash, error }));
       report(error, { source: 'parse', paths: [given], hash });
       return;
     }
     const previousHash = current.hash;
     state = { value, hash };
-    if (configChangeChannel.hasSubscribers) configChangeChannel.publish({ path: given, hash, previousHash });
+    if (configChangeChannel.hasSubscribers) configChangeChannel.publish(Object.freeze<ConfigChangeEvent>({ path: given, hash, previousHash }));
     try {
       await onChange?.(value, { hash, previousHash });
     } catch (error) {

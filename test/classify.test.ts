@@ -35,7 +35,7 @@ const statusText = (reason: string, code: number, details?: Record<string, unkno
 const apiException = (code: number, body: unknown, headers: Record<string, string> = {}): Error =>
   withProps({ code, body, headers }, `HTTP-Code: ${code}`);
 
-/** Every rule list that is not exactly defaultRules takes the generic, guarded path. */
+/** A custom list: the defaults and then a rule with no opinion. */
 const generic = createClassifier({ rules: [...defaultRules, () => undefined] });
 const withRotatingFile = createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
 
@@ -817,36 +817,13 @@ describe('classify never throws and never hangs', () => {
   it('property: random cause chains and aggregates (with cycles) give valid verdicts, the same on every path', () => {
     fc.assert(
       fc.property(errorGraph, (root) => {
-        const v = classify(root);
-        expectValidVerdict(v);
-        // The fused default path and the generic guarded loop agree exactly.
-        expect(generic(root)).toEqual(v);
+        expectValidVerdict(classify(root));
       }),
       { numRuns: 1000 },
     );
   });
 
-  it('property: the fused default path agrees with the generic loop on arbitrary values', () => {
-    fc.assert(
-      fc.property(fc.anything(), (value) => {
-        expect(generic(value)).toEqual(classify(value));
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('property: a list ending with defaultRules (fast path) agrees with the same list on the generic loop', () => {
-    const rotatingGeneric = createClassifier({ rules: [rules.rotatingFile, ...defaultRules, () => undefined] });
-    const rotatingCodes = fc.constantFrom('ENOENT', 'ERR_EMPTY_FILE', 'ERR_OSSL_UNSUPPORTED', 'ECONNRESET', 'EACCES');
-    fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.record({ code: rotatingCodes, name: fc.constantFrom('Error', 'SyntaxError'), message: fc.constantFrom('JSON', 'x') })), (value) => {
-        expect(withRotatingFile(value)).toEqual(rotatingGeneric(value));
-      }),
-      { numRuns: 1000 },
-    );
-  });
-
-  it('property: the fused path agrees with the generic loop on objects built from the fields the rules read', () => {
+  it('property: objects built from the fields the rules read give valid verdicts', () => {
     const field = fc.oneof(
       fc.constantFrom('ECONNRESET', 'EPROTO', 'ABORT_ERR', 'AbortError', 'TimeoutError', 'Status', 'Conflict', 'tlsv1 alert internal error', 'ENOENT'),
       fc.integer({ min: 398, max: 601 }),
@@ -860,9 +837,7 @@ describe('classify never throws and never hangs', () => {
     );
     fc.assert(
       fc.property(shaped, (value) => {
-        const v = classify(value);
-        expectValidVerdict(v);
-        expect(generic(value)).toEqual(v);
+        expectValidVerdict(classify(value));
       }),
       { numRuns: 3000 },
     );

@@ -12,9 +12,9 @@
  * @module
  */
 import { checkOptionNames, describe, enumOption, optionsObject } from '../shared/validate.js';
-import { defaultLevel, defaultRules } from './rules.js';
+import { defaultRules } from './rules.js';
 import { verdict } from './verdict.js';
-import { applyRules, walk, type Level } from './walk.js';
+import { walk } from './walk.js';
 
 export { defaultRules, EmptyFileError, permanent, rules, transient } from './rules.js';
 
@@ -112,7 +112,7 @@ const UNRECOGNISED_TRANSIENT = verdict('transient', 'unrecognised error');
  * ```
  */
 export function classify(error: unknown): Verdict {
-  return walk(defaultLevel, error, 0, undefined) ?? UNRECOGNISED_PERMANENT;
+  return walk(defaultRules, error, 0, undefined) ?? UNRECOGNISED_PERMANENT;
 }
 
 /**
@@ -142,22 +142,7 @@ export function createClassifier(options?: ClassifierOptions): Classifier {
     enumOption(where, 'fallback', opts.fallback, ['transient', 'permanent'], 'permanent') === 'transient'
       ? UNRECOGNISED_TRANSIENT
       : UNRECOGNISED_PERMANENT;
-  const level = levelFor(list);
-  return (error: unknown): Verdict => walk(level, error, 0, undefined) ?? fallback;
-}
-
-/**
- * How one value is judged by `list`. A list that ends with the default rules, in order (the usual
- * `[rules.rotatingFile, ...defaultRules]` or `[myRule, ...defaultRules]`), hands that part to the
- * fused {@link defaultLevel}: the same answers, faster.
- */
-function levelFor(list: readonly Rule[]): Level {
-  const prefixLength = list.length - defaultRules.length;
-  const endsWithDefaults = prefixLength >= 0 && defaultRules.every((rule, i) => list[prefixLength + i] === rule);
-  if (!endsWithDefaults) return (value) => applyRules(list, value);
-  if (prefixLength === 0) return defaultLevel;
-  const prefix = list.slice(0, prefixLength);
-  return (value) => applyRules(prefix, value) ?? defaultLevel(value);
+  return (error: unknown): Verdict => walk(list, error, 0, undefined) ?? fallback;
 }
 
 const CLASSIFIER_OPTION_NAMES: ReadonlySet<string> = new Set(['rules', 'fallback']);

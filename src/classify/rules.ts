@@ -2,7 +2,6 @@
 import { checkOptionNames, describe, optionalNumberOption, optionsObject } from '../shared/validate.js';
 import type { Rule, TransientOptions, Verdict, VerdictKind } from './index.js';
 import { httpRule, kubernetesRule } from './http.js';
-import { applyRules } from './walk.js';
 import { isObject, verdict, withRetryAfter, type Bag } from './verdict.js';
 
 const ABORTED = verdict('permanent', 'aborted');
@@ -118,8 +117,7 @@ function abortRule(error: unknown): Verdict | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Codes: Node system errors, undici (fetch), TLS. Disjoint sets, so they can share one table on
-// the fast path (see defaultLevel).
+// Codes: Node system errors, undici (fetch), TLS.
 
 const nodeCodes = codeTable([
   [
@@ -180,9 +178,6 @@ const tlsCodes = codeTable(
   (code) => `TLS certificate ${code}`,
 );
 tlsCodes.set('ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR', TLS_ALERT_INTERNAL_ERROR);
-
-/** All three, for the fused default path. */
-const codeVerdicts = new Map<string, Verdict>([...nodeCodes, ...fetchCodes, ...tlsCodes]);
 
 function codeRule(table: Map<string, Verdict>): Rule {
   return (error) => {
@@ -345,31 +340,3 @@ export const defaultRules: readonly Rule[] = Object.freeze([
   kubernetesRule,
   httpRule,
 ]);
-
-/**
- * The default rules, fused: the same answers as `applyRules(defaultRules, value)` (a test holds
- * them equal), with each property read once and one table lookup for all codes. Should any
- * getter throw, the guarded loop answers instead.
- */
-export function defaultLevel(value: unknown): Verdict | undefined {
-  if (typeof value !== 'object' || value === null) return markersRule(value);
-  try {
-    if (anyMarks) {
-      const marked = marks.get(value);
-      if (marked !== undefined) return marked;
-    }
-    const error = value as Bag;
-    const name = error.name;
-    const code = error.code;
-    if (name === 'AbortError' || code === 'ABORT_ERR') return ABORTED;
-    if (name === 'TimeoutError') return TIMED_OUT;
-    if (typeof code === 'string') {
-      const found = codeVerdicts.get(code);
-      if (found !== undefined) return found;
-      if (code === 'EPROTO' && isEprotoAlert(error)) return TLS_ALERT_INTERNAL_ERROR;
-    }
-    return kubernetesRule(error) ?? httpRule(error);
-  } catch {
-    return applyRules(defaultRules, value);
-  }
-}

@@ -9,9 +9,6 @@ const MAX_INNER = 32;
 /** Values examined in one call once aggregates are involved (they branch). */
 const MAX_VISITS = 256;
 
-/** Runs the rules on one value, without following `cause`. */
-export type Level = (value: unknown) => Verdict | undefined;
-
 function isVerdict(value: unknown): value is Verdict {
   if (!isObject(value)) return false;
   const kind = value.kind;
@@ -57,19 +54,19 @@ function innerErrorsOf(value: object): readonly unknown[] | undefined {
  * Cycles are cut with Brent's algorithm (no allocation): once the chain comes back to a value
  * already examined, nothing new can be learned from it.
  */
-export function walk(level: Level, value: unknown, depth: number, budget: Budget | undefined): Verdict | undefined {
+export function walk(list: readonly Rule[], value: unknown, depth: number, budget: Budget | undefined): Verdict | undefined {
   let current = value;
   let tortoise = value;
   let power = 1;
   let steps = 0;
   for (;;) {
     if (budget !== undefined && budget.visits-- <= 0) return undefined;
-    const found = level(current);
+    const found = applyRules(list, current);
     if (found !== undefined) return found;
     if (typeof current !== 'object' || current === null) return undefined;
     const inner = innerErrorsOf(current);
     if (inner !== undefined) {
-      const combined = aggregate(level, inner, depth, (budget ??= { visits: MAX_VISITS }));
+      const combined = aggregate(list, inner, depth, (budget ??= { visits: MAX_VISITS }));
       if (combined !== undefined) return combined;
     }
     if (++depth > MAX_DEPTH) return undefined;
@@ -88,7 +85,7 @@ export function walk(level: Level, value: unknown, depth: number, budget: Budget
  * AggregateError (or any `errors` array): permanent if any inner error is, transient if all are
  * (with the longest retryAfterMs); otherwise no opinion, and the walk follows `cause`.
  */
-function aggregate(level: Level, inner: readonly unknown[], depth: number, budget: Budget): Verdict | undefined {
+function aggregate(list: readonly Rule[], inner: readonly unknown[], depth: number, budget: Budget): Verdict | undefined {
   let first: Verdict | undefined;
   let retryAfterMs: number | undefined;
   let allTransient = inner.length <= MAX_INNER;
@@ -101,7 +98,7 @@ function aggregate(level: Level, inner: readonly unknown[], depth: number, budge
       allTransient = false;
       continue;
     }
-    const found = walk(level, item, depth + 1, budget);
+    const found = walk(list, item, depth + 1, budget);
     if (found === undefined) allTransient = false;
     else if (found.kind === 'permanent') return found;
     else {

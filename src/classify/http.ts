@@ -2,20 +2,6 @@
 import type { Verdict } from './index.js';
 import { isObject, longer, verdict, withRetryAfter, type Bag } from './verdict.js';
 
-/** Whole seconds up to this many get a shared verdict: `Retry-After: 1` is the usual answer. */
-const SHARED_RETRY_AFTER_SECONDS = 300;
-const sharedRetryAfter = new Map<Verdict, Verdict[]>();
-
-/** {@link withRetryAfter} for the built-in verdicts: the common delays are built once. */
-function withSharedRetryAfter(base: Verdict, retryAfterMs: number | undefined): Verdict {
-  if (retryAfterMs === undefined) return base;
-  const seconds = retryAfterMs / 1000;
-  if (!Number.isInteger(seconds) || seconds > SHARED_RETRY_AFTER_SECONDS) return withRetryAfter(base, retryAfterMs);
-  let bySeconds = sharedRetryAfter.get(base);
-  if (bySeconds === undefined) sharedRetryAfter.set(base, (bySeconds = []));
-  return (bySeconds[seconds] ??= withRetryAfter(base, retryAfterMs));
-}
-
 const MAX_RETRY_AFTER_LENGTH = 64;
 
 /**
@@ -95,7 +81,7 @@ function httpVerdict(status: unknown, carrier: Bag | undefined, extraRetryAfterM
   if (typeof status !== 'number') return undefined;
   const base = httpVerdicts[status - 400]; // undefined outside 400..599 and for non-integers
   if (base === undefined || base.kind === 'permanent') return base;
-  return withSharedRetryAfter(base, longer(carrier === undefined ? undefined : retryAfterOf(carrier), extraRetryAfterMs));
+  return withRetryAfter(base, longer(carrier === undefined ? undefined : retryAfterOf(carrier), extraRetryAfterMs));
 }
 
 function isHttpStatus(value: unknown): value is number {
@@ -150,7 +136,7 @@ statusReasons.set('Conflict', CONFLICT);
 /** A transient reason gets the longer of Retry-After and `details.retryAfterSeconds`. */
 function statusVerdict(base: Verdict, carrier: Bag | undefined, retryAfterSecondsMs: number | undefined): Verdict {
   if (base.kind === 'permanent') return base;
-  return withSharedRetryAfter(base, longer(carrier === undefined ? undefined : retryAfterOf(carrier), retryAfterSecondsMs));
+  return withRetryAfter(base, longer(carrier === undefined ? undefined : retryAfterOf(carrier), retryAfterSecondsMs));
 }
 
 /** A parsed Status; `carrier` is the error that holds it as `body` (undefined when thrown itself). */

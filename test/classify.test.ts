@@ -686,6 +686,22 @@ describe('the walk: causes and aggregates', () => {
     expect(classify(agg)).toEqual({ kind: 'permanent', reason: 'unrecognised error' });
   });
 
+  it('examines a bounded number of values on cyclic graphs (depth cap 8, visit cap 256), with no cycle detection', () => {
+    let calls = 0;
+    const counting = createClassifier({ rules: [() => { calls++; return undefined; }] });
+    const a = new Error('a');
+    Object.defineProperty(a, 'cause', { value: a });
+    expect(counting(a)).toEqual({ kind: 'permanent', reason: 'unrecognised error' });
+    expect(calls).toBe(9); // the value and 8 causes
+    calls = 0;
+    const agg = new AggregateError([]);
+    agg.errors.push(...Array.from({ length: 32 }, () => agg));
+    Object.defineProperty(agg, 'cause', { value: agg });
+    expect(counting(agg)).toEqual({ kind: 'permanent', reason: 'unrecognised error' });
+    expect(calls).toBeGreaterThan(9);
+    expect(calls).toBeLessThanOrEqual(256 + 9);
+  });
+
   it('a wide, deep tree of aggregates finishes quickly (visit budget)', () => {
     let level: unknown = new Error('leaf');
     for (let i = 0; i < 8; i++) level = new AggregateError(Array.from({ length: 32 }, () => level));

@@ -51,14 +51,12 @@ function innerErrorsOf(value: object): readonly unknown[] | undefined {
 
 /**
  * The first verdict along the cause chain of `value`, or undefined if nobody recognised anything.
- * Cycles are cut with Brent's algorithm (no allocation): once the chain comes back to a value
- * already examined, nothing new can be learned from it.
+ * No cycle detection: a cyclic chain ends at {@link MAX_DEPTH} like any long one (at most 9
+ * values), and once an aggregate is met at most {@link MAX_VISITS} more values are examined in
+ * the whole call, so the work stays bounded whatever the graph.
  */
 export function walk(list: readonly Rule[], value: unknown, depth: number, budget: Budget | undefined): Verdict | undefined {
   let current = value;
-  let tortoise = value;
-  let power = 1;
-  let steps = 0;
   for (;;) {
     if (budget !== undefined && budget.visits-- <= 0) return undefined;
     const found = applyRules(list, current);
@@ -71,12 +69,7 @@ export function walk(list: readonly Rule[], value: unknown, depth: number, budge
     }
     if (++depth > MAX_DEPTH) return undefined;
     const next = causeOf(current);
-    if (next === undefined || next === null || next === tortoise) return undefined;
-    if (++steps === power) {
-      tortoise = next;
-      power *= 2;
-      steps = 0;
-    }
+    if (next === undefined || next === null) return undefined;
     current = next;
   }
 }

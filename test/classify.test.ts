@@ -560,6 +560,41 @@ describe('rules.kubernetes', () => {
     expect(classify(apiException(503, '{"kind":"Status","reason":"TooMany'))).toEqual({ kind: 'transient', reason: 'HTTP 503' });
     expect(rules.kubernetes(apiException(500, '{"reason":"InternalError"}'))).toBeUndefined();
   });
+
+  /** A Status text of about `size` characters (the message pads it). */
+  const paddedStatus = (reason: string, code: number, size: number): string => {
+    const text = statusText(reason, code);
+    return text.replace(`refused: ${reason}`, `refused: ${reason}`.padEnd(size - text.length + `refused: ${reason}`.length, '.'));
+  };
+
+  it('parses Status text of up to 4,096 characters, pretty-printed or with leading blanks too; longer is left to the http rule', () => {
+    expect(paddedStatus('Conflict', 409, 4096)).toHaveLength(4096);
+    expect(classify(apiException(409, paddedStatus('Conflict', 409, 4096)))).toEqual({ kind: 'transient', reason: 'conflict' });
+    expect(classify(apiException(409, paddedStatus('Conflict', 409, 4097)))).toEqual({ kind: 'permanent', reason: 'HTTP 409' });
+    expect(rules.kubernetes(apiException(409, paddedStatus('Conflict', 409, 4097)))).toBeUndefined();
+    const pretty = `  \n${JSON.stringify(JSON.parse(statusText('TooManyRequests', 429, { retryAfterSeconds: 3 })), null, 2)}`;
+    expect(classify(apiException(429, pretty))).toEqual({ kind: 'transient', reason: 'Kubernetes TooManyRequests', retryAfterMs: 3000 });
+  });
+
+  it('parses at most 8,192 characters of Status text in one classifier call (the walk may meet 256 bodies)', () => {
+    const conflict = (): Error => apiException(409, paddedStatus('Conflict', 409, 3000));
+    // Two bodies fit the allowance; the third is judged by its HTTP code, which makes the aggregate permanent.
+    expect(classify(new AggregateError([conflict(), conflict()]))).toEqual({ kind: 'transient', reason: 'conflict' });
+    expect(classify(new AggregateError([conflict(), conflict(), conflict()]))).toEqual({ kind: 'permanent', reason: 'HTTP 409' });
+    const custom = createClassifier({ rules: [rules.kubernetes] });
+    expect(custom(new AggregateError([conflict(), conflict(), conflict()]))).toEqual({ kind: 'permanent', reason: 'unrecognised error' });
+    // Each call has its own allowance, and a rule called directly (outside a classifier) only the per-body cap.
+    for (let i = 0; i < 5; i++) expect(classify(conflict())).toEqual({ kind: 'transient', reason: 'conflict' });
+    for (let i = 0; i < 5; i++) expect(rules.kubernetes(conflict())).toEqual({ kind: 'transient', reason: 'conflict' });
+  });
+
+  it('a rule that classifies inside a classifier call gets its own allowance and leaves the outer one as it was', () => {
+    const conflict = (): Error => apiException(409, paddedStatus('Conflict', 409, 3000));
+    const nested: Rule = (error) => (error === 'nested' ? classify(new AggregateError([conflict(), conflict()])) : undefined);
+    const outer = createClassifier({ rules: [nested, ...defaultRules] });
+    expect(outer(new AggregateError(['nested', conflict(), conflict()]))).toEqual({ kind: 'transient', reason: 'conflict' });
+    expect(outer(new AggregateError(['nested', conflict(), conflict(), conflict()]))).toEqual({ kind: 'permanent', reason: 'HTTP 409' });
+  });
 });
 
 describe('rules.rotatingFile', () => {

@@ -151,82 +151,43 @@ function fromStatusObject(status: Bag, carrier: Bag | undefined): Verdict | unde
   return carrier === undefined ? httpVerdict(status.code, undefined, seconds) : undefined;
 }
 
+/** Longer Status text is not parsed (the http rule judges the carrier's code instead): the API server's own Status bodies are a few hundred bytes. */
+const MAX_STATUS_TEXT = 4096;
 /**
- * Known reasons by length, to find one in a body without cutting a string out of it (a slice and
- * a Map lookup cost more than all the comparisons).
+ * Status text parsed in one classifier call, in total. Per body alone would not do: the walk may
+ * examine up to 256 values, each carrying a body, and JSON.parse of hostile nesting costs ~70 ns
+ * a character; 8 KiB keeps the worst call well under a millisecond.
  */
-const reasonsByLength: Array<Array<[string, Verdict]>> = [];
-for (const [name, v] of statusReasons) (reasonsByLength[name.length] ??= []).push([name, v]);
+const MAX_STATUS_TEXT_PER_CALL = 8192;
 
-/** The verdict of the known reason spelled at text[start, end), if any. */
-function knownReasonAt(text: string, start: number, end: number): Verdict | undefined {
-  const candidates = reasonsByLength[end - start];
-  if (candidates === undefined) return undefined;
-  next: for (const [name, v] of candidates) {
-    for (let i = 0; i < name.length; i++) if (text.charCodeAt(start + i) !== name.charCodeAt(i)) continue next;
-    return v;
-  }
-  return undefined;
+/** Characters of Status text JSON.parse may still read in the classifier call in progress; undefined outside one (a rule called directly: the per-body cap alone applies). */
+let parseAllowance: number | undefined;
+
+/** Opens a classifier call's parse allowance; hand what it returns to {@link endParseAllowance}. Nested calls (a rule that classifies) get their own. */
+export function beginParseAllowance(): number | undefined {
+  const outer = parseAllowance;
+  parseAllowance = MAX_STATUS_TEXT_PER_CALL;
+  return outer;
 }
 
-/** Whether `text` has `part` at `at` (charCodeAt compares: cheaper than startsWith here). */
-function hasAt(text: string, part: string, at: number): boolean {
-  if (at < 0 || text.length - at < part.length) return false;
-  for (let i = 0; i < part.length; i++) if (text.charCodeAt(at + i) !== part.charCodeAt(i)) return false;
-  return true;
+export function endParseAllowance(outer: number | undefined): void {
+  parseAllowance = outer;
 }
 
-/** The digits at `i` as a number (undefined if none). */
-function digitsAt(text: string, i: number): number | undefined {
-  let value = 0;
-  const start = i;
-  for (let c = text.charCodeAt(i); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++i)) value = value * 10 + (c - 0x30);
-  return i === start ? undefined : value;
+/** Whether `text` may be a Status: an object (after leading blanks) that mentions "Status". Skips JSON.parse for the rest. */
+function mayBeStatus(text: string): boolean {
+  let i = 0;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return text.charCodeAt(i) === 0x7b /* { */ && text.includes('"Status"');
 }
 
-/** Answer of {@link quickStatusText} when the text is not in the API server's own form: parse it. */
-const UNSURE = Symbol('unsure');
-const STATUS_PREFIX = '{"kind":"Status"';
-const REASON_KEY = 'reason":"';
-const THEN_DETAILS = ',"details":{';
-const THEN_CODE = ',"code":';
-const RETRY_AFTER_SECONDS_KEY = 'retryAfterSeconds":';
-const QUOTED_RETRY_AFTER_SECONDS_KEY = `"${RETRY_AFTER_SECONDS_KEY}`;
-
-/**
- * A Status as raw JSON text (client-node 1.x `ApiException.body`), read without JSON.parse, which
- * alone costs more than the whole budget of a classify call. This reads only the API server's own
- * form: compact JSON in Go field order (kind, apiVersion, metadata, status, message, reason,
- * details, code). There the first `"reason"` key is the top-level one: preceded by a comma, and
- * followed by details, code or the end. A cause's reason (one cause type is called InternalError)
- * is followed by its message or field instead. A string value cannot hide a key: its quotes are
- * escaped. Text in any other form is {@link UNSURE}.
- */
-function quickStatusText(text: string, carrier: Bag): Verdict | undefined | typeof UNSURE {
-  if (!hasAt(text, STATUS_PREFIX, 0)) return text.includes('"Status"') ? UNSURE : undefined;
-  const at = text.indexOf(REASON_KEY);
-  if (at < 0) return text.includes('"reason"') ? UNSURE : undefined;
-  if (!hasAt(text, ',"', at - 2)) return UNSURE;
-  const start = at + REASON_KEY.length;
-  const end = text.indexOf('"', start);
-  if (end < 0) return UNSURE;
-  const detailsFollow = hasAt(text, THEN_DETAILS, end + 1);
-  if (!detailsFollow && !hasAt(text, THEN_CODE, end + 1) && end + 2 !== text.length) return UNSURE;
-  const base = knownReasonAt(text, start, end);
-  if (base === undefined) return undefined; // a reason we do not know: the http rule reads the code
-  if (base.kind === 'permanent') return base;
-  // A 429 from the API server's flow control has details {"retryAfterSeconds":N} and nothing else:
-  // look there first. Otherwise search; Go order puts details after the reason, and without
-  // details here, make sure none came before.
-  const direct = end + 1 + THEN_DETAILS.length;
-  const secondsAt = detailsFollow && hasAt(text, QUOTED_RETRY_AFTER_SECONDS_KEY, direct) ? direct + 1 : text.indexOf(RETRY_AFTER_SECONDS_KEY, detailsFollow ? end : 0);
-  const seconds = secondsAt < 0 ? undefined : digitsAt(text, secondsAt + RETRY_AFTER_SECONDS_KEY.length);
-  return statusVerdict(base, carrier, secondsToMs(seconds));
-}
-
+/** A Status as raw JSON text (client-node 1.x `ApiException.body`), within the caps above. */
 function fromStatusText(text: string, carrier: Bag): Verdict | undefined {
-  const quick = quickStatusText(text, carrier);
-  if (quick !== UNSURE) return quick;
+  if (text.length > MAX_STATUS_TEXT || !mayBeStatus(text)) return undefined;
+  if (parseAllowance !== undefined) {
+    if (text.length > parseAllowance) return undefined;
+    parseAllowance -= text.length;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -12,6 +12,7 @@
  * @module
  */
 import { checkOptionNames, describe, enumOption, optionsObject } from '../shared/validate.js';
+import { beginParseAllowance, endParseAllowance } from './http.js';
 import { defaultRules } from './rules.js';
 import { verdict } from './verdict.js';
 import { walk } from './walk.js';
@@ -112,7 +113,7 @@ const UNRECOGNISED_TRANSIENT = verdict('transient', 'unrecognised error');
  * ```
  */
 export function classify(error: unknown): Verdict {
-  return walk(defaultRules, error, 0, undefined) ?? UNRECOGNISED_PERMANENT;
+  return judge(defaultRules, error) ?? UNRECOGNISED_PERMANENT;
 }
 
 /**
@@ -142,7 +143,15 @@ export function createClassifier(options?: ClassifierOptions): Classifier {
     enumOption(where, 'fallback', opts.fallback, ['transient', 'permanent'], 'permanent') === 'transient'
       ? UNRECOGNISED_TRANSIENT
       : UNRECOGNISED_PERMANENT;
-  return (error: unknown): Verdict => walk(list, error, 0, undefined) ?? fallback;
+  return (error: unknown): Verdict => judge(list, error) ?? fallback;
+}
+
+/** One classifier call: the walk, with its own allowance of Status text to parse (the walk never throws). */
+function judge(list: readonly Rule[], error: unknown): Verdict | undefined {
+  const outer = beginParseAllowance();
+  const found = walk(list, error, 0, undefined);
+  endParseAllowance(outer);
+  return found;
 }
 
 const CLASSIFIER_OPTION_NAMES: ReadonlySet<string> = new Set(['rules', 'fallback']);

@@ -257,7 +257,7 @@ function rotatingFileRule(error: unknown): Verdict | undefined {
  *   (`DEPTH_ZERO_SELF_SIGNED_CERT`, `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`...) permanent,
  *   reason `'TLS certificate <code>'`.
  * - `kubernetes`: a Kubernetes `Status`, thrown itself or carried as `body` (parsed, or raw JSON
- *   text as in `@kubernetes/client-node` 1.x's `ApiException`). Transient: TooManyRequests,
+ *   text of up to 4,096 characters, as in `@kubernetes/client-node` 1.x's `ApiException`). Transient: TooManyRequests,
  *   ServerTimeout, Timeout, InternalError, ServiceUnavailable, Expired and Gone (relist), reason
  *   `'Kubernetes <reason>'`, and Conflict, reason `'conflict'` (re-read, then retry). Permanent:
  *   Unauthorized, Forbidden, NotFound, Invalid, BadRequest, AlreadyExists, MethodNotAllowed,

@@ -893,7 +893,6 @@ function errorKey(error: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // liveConfig
 
-/** The second argument of `onChange`, and the message on `diagnosticsChannels.watch.configChange` (with `path`). */
 /** Published, frozen, on `ridethrough:watch:wake` as the task is about to run. */
 export interface WakeEvent {
   /** Why the task runs. */
@@ -944,6 +943,7 @@ export interface WatchMessages {
   'ridethrough:watch:hook-error': HookErrorEvent;
 }
 
+/** The second argument of `onChange` (the channel's {@link ConfigChangeEvent} adds `path`). */
 export interface ConfigChangeInfo {
   /** {@link contentHash} of the new file content. */
   readonly hash: string;

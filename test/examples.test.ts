@@ -17,6 +17,7 @@ import * as logStream from '../examples/log-stream.js';
 import * as offlineStartup from '../examples/offline-startup.js';
 import type { ScenarioProgress, ScenarioResult, ScenarioRun } from '../examples/support/scenario.js';
 import * as tokenRefresher from '../examples/token-refresher.js';
+import { leftovers } from './support/leftovers.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
@@ -37,24 +38,6 @@ afterEach(async () => {
 });
 const leftBehindInTmpdir = (): Promise<string[]> => readdir(scratch);
 
-/**
- * What is active now beyond `baseline` (counted by kind), once closing handles have had up to
- * two seconds to go: a socket destroyed or an inotify watch closed is released on a later turn.
- */
-async function leftovers(baseline: readonly string[]): Promise<string[]> {
-  const extra = (): string[] => {
-    const remaining = [...baseline];
-    return process.getActiveResourcesInfo().filter((kind) => {
-      const i = remaining.indexOf(kind);
-      if (i === -1) return true;
-      remaining.splice(i, 1);
-      return false;
-    });
-  };
-  const deadline = Date.now() + 2_000;
-  while (extra().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  return extra();
-}
 
 interface Observed {
   result: ScenarioResult;

@@ -1,4 +1,4 @@
-/** "Nothing left behind" for the credentials tests: what is active now beyond a baseline. */
+/** "Nothing left behind" for tests that start whole programs or servers: what is active now beyond a baseline. */
 
 /**
  * The kinds of active resources (`Timeout`, `FSEventWrap`, `TCPWrap`, ...) present now beyond

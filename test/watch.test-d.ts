@@ -106,3 +106,10 @@ describe('liveConfig types', () => {
     void liveConfig('x', { runOnStart: false });
   });
 });
+
+describe('disposal', () => {
+  it('watchers and live configs are AsyncDisposable, for `await using`', () => {
+    expectTypeOf(watchWithFallback('/etc/app', () => undefined)).toExtend<AsyncDisposable>();
+    expectTypeOf<Awaited<ReturnType<typeof liveConfig<unknown>>>>().toExtend<AsyncDisposable>();
+  });
+});

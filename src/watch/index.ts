@@ -203,6 +203,8 @@ export interface Watcher {
    * (`void watcher.close(); return;`): the promise resolves once the run has returned.
    */
   close(): Promise<void>;
+  /** {@link Watcher.close}, for `await using watcher = watchWithFallback(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const DEFAULT_RETRY: BackoffOptions = { initialDelayMs: 2000, multiplier: 2, maxDelayMs: 60_000, jitter: 'equal' };
@@ -427,6 +429,7 @@ class WatchLoop {
       ready,
       wake: () => this.#request('manual', settings.given),
       close: () => this.#close(),
+      [Symbol.asyncDispose]: () => this.#close(),
     });
   }
 
@@ -1028,6 +1031,8 @@ export interface LiveConfig<T> {
   readonly mode: WatchMode;
   /** Stops following the file; resolves once nothing is left (as {@link Watcher.close}). */
   close(): Promise<void>;
+  /** {@link LiveConfig.close}, for `await using config = await liveConfig(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -1165,6 +1170,7 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
         return watcher.mode;
       },
       close: () => watcher.close(),
+      [Symbol.asyncDispose]: () => watcher.close(),
     });
   })();
 }

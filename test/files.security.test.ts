@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { bundleForOthers, nodeForOthers, othersMayEnter } from './support/as-nobody.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { diagnosticsChannels } from 'ridethrough';
 import { atomicWriteFile, type AtomicWriteEvent } from 'ridethrough/files';
@@ -118,24 +119,22 @@ describe('the umask (issue 14, item 2)', () => {
 });
 
 describe.skipIf(!isRoot)('a directory that cannot be fsynced (issue 14, item 11; needs root to run a child as uid 65534)', () => {
-  it('says so in the result and on the channel when the directory is write-only', async () => {
+  it('says so in the result and on the channel when the directory is write-only', async ({ skip }) => {
     const dir = join(base, 'write-only');
     await mkdir(dir);
     await chown(dir, NOBODY, NOBODY);
     await chmod(dir, 0o300); // write and search, no read: open(dir, O_RDONLY) fails with EACCES
-    // The writer must not be root (root opens any directory): a child as uid 65534.
-    const program = [
-      "const { atomicWriteFile } = await import('ridethrough/files');",
-      "const dc = await import('node:diagnostics_channel');",
-      "let event; dc.subscribe('ridethrough:files:write', (e) => { event = e; });",
-      `const result = await atomicWriteFile(${JSON.stringify(join(dir, 'f'))}, 'data');`,
-      'console.log(JSON.stringify({ result, event: { directorySynced: event.directorySynced, code: event.directorySyncError?.code, frozen: Object.isFrozen(event) } }));',
-    ].join('\n');
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program], {
-      uid: NOBODY,
-      gid: NOBODY,
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-    });
+    // The writer must not be root (root opens any directory): a child as uid 65534, loading
+    // nothing from the clone (see support/as-nobody.ts).
+    const node = nodeForOthers();
+    if (node === undefined || !othersMayEnter(tmpdir()) || !othersMayEnter(base)) {
+      return skip(`uid 65534 cannot reach ${node === undefined ? 'a Node binary' : base}: no child to write as nobody`);
+    }
+    // Inside base (0755, removed after each test), so nothing outlives the test.
+    const childDir = join(base, 'child');
+    await mkdir(childDir, { mode: 0o755 });
+    const child = await bundleForOthers(fileURLToPath(new URL('./support/fsync-child.ts', import.meta.url)), childDir);
+    const { stdout } = await run(node, [child, join(dir, 'f')], { uid: NOBODY, gid: NOBODY, cwd: childDir });
     const out = JSON.parse(stdout) as { result: { written: boolean; directorySynced: boolean }; event: { directorySynced: boolean; code: string; frozen: boolean } };
     expect(out.result).toMatchObject({ written: true, directorySynced: false });
     expect(out.event).toEqual({ directorySynced: false, code: 'EACCES', frozen: true });

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface GuideRecipes {
+  /** The directory the recipes are written to. */
+  readonly dir: string;
   /** The recipe's file, to `import()`. */
   file(name: string): string;
   /** The recipe's source text. */
@@ -35,6 +37,7 @@ export function writeGuideRecipes(guide: string): GuideRecipes {
     return name;
   };
   return {
+    dir,
     file: (name) => join(dir, `${known(name)}.ts`),
     source: (name) => sources.get(known(name))!,
     remove: () => rmSync(dir, { recursive: true, force: true }),

@@ -151,4 +151,14 @@ describe('contentHash: refusals', () => {
     expect(() => contentHash(value)).toThrow(TypeError);
     expect(() => contentHash(value)).toThrow(message);
   });
+
+  it('refuses a value nested 100,000 deep with the documented TypeError, not a stack overflow (issue 14)', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    expect(() => contentHash(deep)).toThrow(TypeError);
+    expect(() => contentHash(deep)).toThrow(/nests deeper than 1000 levels; pass bytes, a string, or a JSON value$/);
+    let fine: unknown = 1;
+    for (let i = 0; i < 999; i++) fine = [fine];
+    expect(contentHash(fine)).toMatch(/^[0-9a-f]{64}$/);
+  });
 });

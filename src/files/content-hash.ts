@@ -21,7 +21,7 @@ import { describe } from '../shared/validate.js';
  * Values JSON cannot represent faithfully are refused with a `TypeError` naming where they are
  * (`value.spec.replicas`) instead of being hashed as something surprising: `undefined` (except
  * as an object property, which JSON omits), functions, symbols, bigints, `NaN` and `Infinity`,
- * cycles, and objects whose JSON form loses their content (`Map`, `Set`, `RegExp`, `Error`,
+ * cycles, values nested deeper than 1,000 levels, and objects whose JSON form loses their content (`Map`, `Set`, `RegExp`, `Error`,
  * `Promise`, typed arrays nested inside a value). An object with a `toJSON()` method (a `Date`)
  * is hashed as what that method returns, as `JSON.stringify` does.
  *
@@ -85,6 +85,8 @@ function canonicalJson(value: unknown, where: string, ancestors: Set<object>): s
   }
   if (value === null) return 'null';
   if (ancestors.has(value)) throw notJson(where, 'the value contains a cycle');
+  // The recursion would overflow the stack (a RangeError) long before a real configuration nests this deep.
+  if (ancestors.size >= MAX_DEPTH) throw notJson(where.slice(0, 80) + '...', `the value nests deeper than ${MAX_DEPTH} levels`);
   const lossy = lossyKind(value);
   if (lossy !== undefined) throw notJson(where, `a ${lossy} has no faithful JSON form`);
   const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -120,6 +122,9 @@ function canonicalJson(value: unknown, where: string, ancestors: Set<object>): s
     ancestors.delete(value);
   }
 }
+
+/** How deep a value may nest: far beyond any configuration, far below the stack's limit. */
+const MAX_DEPTH = 1_000;
 
 function lossyKind(value: object): string | undefined {
   if (value instanceof Map) return 'Map';

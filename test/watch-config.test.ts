@@ -276,6 +276,8 @@ describe('liveConfig bad input throws at the call, naming the option', () => {
     ['jitter', () => liveConfig('x', { jitter: 2 }), RangeError, /"jitter"/],
     ['runOnStart', () => liveConfig('x', { runOnStart: false } as never), TypeError, /"runOnStart" is not supported/],
     ['options', () => liveConfig('x', [] as never), TypeError, /options must be an object/],
+    ['unknown option', () => liveConfig('x', { pasre: JSON.parse } as never), TypeError, /unknown option "pasre"; did you mean "parse"\?/],
+    ['unknown option', () => liveConfig('x', { maxRetryTime: 5 } as never), TypeError, /unknown option "maxRetryTime"; did you mean "deadlineMs"\?/],
   ])('%s', (_name, call, Type, message) => {
     expect(call).toThrow(Type);
     expect(call).toThrow(message);

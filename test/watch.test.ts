@@ -525,6 +525,8 @@ describe('bad input throws at the call, naming the option', () => {
     ['clock', () => watchWithFallback('a', ok, { clock: {} as never }), TypeError, /"clock" must be an object with now\(\), sleep\(\)/],
     ['random', () => watchWithFallback('a', ok, { random: 0.5 as never }), TypeError, /"random" must be a function/],
     ['options', () => watchWithFallback('a', ok, 'fast' as never), TypeError, /options must be an object/],
+    ['unknown option', () => watchWithFallback('a', ok, { interval: 5 } as never), TypeError, /unknown option "interval"; did you mean "intervalMs"\?/],
+    ['unknown option', () => watchWithFallback('a', ok, { debounce: 5 } as never), TypeError, /unknown option "debounce"; did you mean "debounceMs"\?/],
   ])('%s', (_name, call, Type, message) => {
     const before = process.getActiveResourcesInfo().length;
     expect(call).toThrow(Type);

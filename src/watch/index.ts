@@ -44,6 +44,7 @@ import { callHook, type HookErrorEvent } from '../shared/hooks.js';
 import { abortError, linkedController } from '../shared/signals.js';
 import {
   booleanOption,
+  checkOptionNames,
   describe,
   functionOption,
   numberOption,
@@ -272,8 +273,32 @@ export function watchWithFallback(
   const where = 'watchWithFallback()';
   const given = validatePaths(where, paths);
   const task = requiredFunction<(context: WakeContext) => unknown>(where, 'onWake', onWake);
-  return new WatchLoop(watchSettings(where, given, task, optionsObject(where, options))).watcher;
+  const o = optionsObject(where, options);
+  checkOptionNames(where, o, WATCH_OPTIONS);
+  return new WatchLoop(watchSettings(where, given, task, o)).watcher;
 }
+
+/** Every option name of {@link WatchOptions}. */
+const WATCH_OPTIONS: ReadonlySet<string> = new Set([
+  'intervalMs',
+  'jitter',
+  'debounceMs',
+  'runOnStart',
+  'retry',
+  'onError',
+  'onModeChange',
+  'signal',
+  'clock',
+  'random',
+]);
+/** Every option name of {@link LiveConfigOptions} (`runOnStart` has a message of its own). */
+const LIVE_CONFIG_OPTIONS: ReadonlySet<string> = new Set([
+  ...[...WATCH_OPTIONS].filter((name) => name !== 'runOnStart'),
+  'parse',
+  'onChange',
+  'allowEmpty',
+  'deadlineMs',
+]);
 
 /** Checks the options of the watch (shared by {@link liveConfig}), at the call. */
 function watchSettings(where: string, given: readonly string[], task: Settings['task'], o: Partial<WatchOptions>): Settings {
@@ -1093,13 +1118,14 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
   const where = 'liveConfig()';
   const given = pathArgument(where, 'path', path);
   const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
+  if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
+  checkOptionNames(where, o, LIVE_CONFIG_OPTIONS);
   const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;
   const parse = functionOption<(content: string) => unknown>(where, 'parse', parseValue) ?? ((content: string) => content);
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
   const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: MAX_TIMER_MS });
-  if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
 
   let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;
   const report = (error: unknown, context: LiveConfigErrorContext): void => {

@@ -10,23 +10,22 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { CredentialsMessages } from './credentials/index.js';
 import type { FilesMessages } from './files/index.js';
 import type { GateMessages } from './gate/index.js';
-import type { KubernetesMessages } from './kubernetes/index.js';
 import type { RetryMessages } from './retry/index.js';
 import { describe } from './shared/validate.js';
 import type { WatchMessages } from './watch/index.js';
 
 /**
  * Every plain channel ridethrough publishes on, by name, with the type of its messages. Each
- * message is frozen. The tracing channels (`tracingChannels`) are not listed: their contexts
- * belong to the platform's tracing protocol.
+ * message is frozen. `ridethrough/kubernetes`, once imported, adds its channels here (its types
+ * need `@kubernetes/client-node`, which the root import must not require). The tracing channels
+ * (`tracingChannels`) are not listed: their contexts belong to the platform's tracing protocol.
  */
 export interface DiagnosticsMessages
   extends RetryMessages,
     FilesMessages,
     WatchMessages,
     GateMessages,
-    CredentialsMessages,
-    KubernetesMessages {}
+    CredentialsMessages {}
 
 /** The name of a plain diagnostics channel: a key of {@link DiagnosticsMessages}. */
 export type DiagnosticsChannelName = keyof DiagnosticsMessages;

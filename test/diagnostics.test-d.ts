@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { subscribe, type DiagnosticsMessages, type GiveUpEvent, type HookErrorEvent, type RetryEvent } from 'ridethrough';
+import type {} from 'ridethrough/kubernetes'; // its channels join DiagnosticsMessages once imported
 
 describe('subscribe() types its handler from the channel name', () => {
   it('gives each channel its payload type', () => {

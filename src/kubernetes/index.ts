@@ -50,3 +50,10 @@ export interface KubernetesMessages {
   /** A hook (`onRetry`, an informer's callback, ...) threw or rejected. */
   'ridethrough:kubernetes:hook-error': HookErrorEvent;
 }
+
+// Imported, this subpath's channels join the root's map, so `subscribe` types them too; the root
+// itself names no client-node type, so a project without client-node typechecks.
+declare module '../diagnostics.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an augmentation merges by extends
+  interface DiagnosticsMessages extends KubernetesMessages {}
+}

@@ -1072,7 +1072,8 @@ export interface LiveConfig<T> {
  * resolves, it rejects with `signal.reason` and leaves nothing running. A process should start from a
  * configuration it can read locally, never from a remote call that fails while the network does.
  *
- * Invalid arguments throw a `TypeError` or `RangeError` naming the option, synchronously.
+ * Invalid arguments reject with a `TypeError` or `RangeError` naming the option (unknown option names
+ * included); nothing is thrown at the call.
  *
  * @param path - The configuration file.
  * @param options - See {@link LiveConfigOptions}.
@@ -1115,6 +1116,15 @@ export function liveConfig<T>(
   options: LiveConfigOptions<T> & { parse: (content: string) => T | PromiseLike<T> },
 ): Promise<LiveConfig<T>>;
 export function liveConfig(path: string, options?: object): Promise<LiveConfig<unknown>> {
+  // Bad arguments reject, as fs/promises does: `.catch()` and `await` see the same thing.
+  try {
+    return startLiveConfig(path, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function startLiveConfig(path: string, options: object | undefined): Promise<LiveConfig<unknown>> {
   const where = 'liveConfig()';
   const given = pathArgument(where, 'path', path);
   const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);

@@ -1,0 +1,270 @@
+/**
+ * {@link liveConfig}: a configuration file read once it can be, parsed, and followed by a watcher:
+ * the last good version stays current when a new one is empty or does not parse.
+ */
+import { readFile } from 'node:fs/promises';
+import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.js';
+import { MAX_TIMER_MS } from '../shared/clock.js';
+import { callHook } from '../shared/hooks.js';
+import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { WatchLoop, watchSettings, LIVE_CONFIG_OPTIONS, configChangeChannel, configRejectedChannel, hookErrorChannel, type WatchErrorSource, type WatchOptions, type WatchMode, type WakeContext } from './watcher.js';
+
+/** Published, frozen, on `ridethrough:watch:config-change` when `liveConfig` loads a new version. */
+export interface ConfigChangeEvent {
+  /** The file, as given. */
+  readonly path: string;
+  /** {@link contentHash} of the new version. */
+  readonly hash: string;
+  /** The hash of the version it replaces. */
+  readonly previousHash: string;
+}
+
+/** Published, frozen, on `ridethrough:watch:config-rejected` when `liveConfig` keeps the last good version. */
+export interface ConfigRejectedEvent {
+  /** The file, as given. */
+  readonly path: string;
+  /** {@link contentHash} of the rejected content. */
+  readonly hash: string;
+  /** Why it was rejected (empty, or what `parse` threw). */
+  readonly error: unknown;
+}
+
+/** The second argument of `onChange` (the channel's {@link ConfigChangeEvent} adds `path`). */
+export interface ConfigChangeInfo {
+  /** {@link contentHash} of the new file content. */
+  readonly hash: string;
+  /** The hash of the version it replaces. */
+  readonly previousHash: string;
+}
+
+/**
+ * Where an error reported by {@link liveConfig} came from: the sources of
+ * {@link WatchErrorSource} (`'wake'` is a failed re-read, retried on the retry schedule), plus
+ * `'load'` (the first read failed and will be retried until `deadlineMs`), `'parse'` (a new
+ * version was rejected: empty, or `parse` threw; the last good one stays) and `'onChange'` (the
+ * listener threw; the new version is current all the same).
+ */
+export type LiveConfigErrorSource = WatchErrorSource | 'load' | 'parse' | 'onChange';
+
+/** The second argument of `onError` in {@link liveConfig}. */
+export interface LiveConfigErrorContext {
+  /**
+   * Where the error came from: `'load'` (a failed first read, retried), `'parse'` (a new version
+   * rejected, the last good one kept), `'onChange'` (the listener threw), `'wake'` (a failed
+   * re-read), `'watch'` or `'interval'`; see {@link LiveConfigErrorSource}.
+   */
+  readonly source: LiveConfigErrorSource;
+  /** The configuration file, as given. */
+  readonly paths: readonly string[];
+  /** For `'parse'`: the hash of the rejected content. The same content is not parsed again. */
+  readonly hash?: string;
+}
+
+/**
+ * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
+ * {@link watchWithFallback} that decide how it is followed (`runOnStart` excepted: the file is
+ * always re-read once the watch is armed, so that no update between the first read and the
+ * watch is missed).
+ *
+ * @typeParam T - What `parse` returns.
+ */
+export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'runOnStart'> {
+  /**
+   * Turns the file's text into the configuration (`JSON.parse`, a YAML parser, a schema check).
+   * When it throws on a new version, that version is rejected and the last good one stays
+   * current. On the first read it is retried (the file may be mid-rotation) until `deadlineMs`.
+   * @defaultValue none: the text itself
+   */
+  parse?: (content: string) => T | PromiseLike<T>;
+  /**
+   * Called with each new valid version, only when the content hash changes, never twice at once.
+   * What it throws goes to `onError` (source `'onChange'`); the version is current all the same.
+   * @defaultValue none
+   */
+  onChange?: (value: T, info: ConfigChangeInfo) => void | PromiseLike<void>;
+  /**
+   * Told about failed first reads (before each retry), rejected versions, failed re-reads and
+   * watch problems; see {@link LiveConfigErrorSource}.
+   * @defaultValue none: errors are only published on the diagnostics channels
+   */
+  onError?: (error: unknown, context: LiveConfigErrorContext) => void;
+  /**
+   * Accept an empty file as a version. By default it is rejected: a file rewritten in place is
+   * briefly empty.
+   * @defaultValue false
+   */
+  allowEmpty?: boolean;
+  /**
+   * How long the first read may keep retrying (missing, empty or unparsable file) before
+   * `liveConfig` rejects with the last error.
+   * @defaultValue 120000
+   */
+  deadlineMs?: number;
+}
+
+/** A configuration file, loaded and followed by {@link liveConfig}. */
+export interface LiveConfig<T> {
+  /** The file, as given. */
+  readonly path: string;
+  /** The last valid version, parsed. */
+  readonly current: T;
+  /** {@link contentHash} of the text of `current` (equal to the hash `atomicWriteFile` returned for it). */
+  readonly hash: string;
+  /** The mode of the underlying watch; see {@link WatchMode}. */
+  readonly mode: WatchMode;
+  /** Stops following the file; resolves once nothing is left (as {@link Watcher.close}). */
+  close(): Promise<void>;
+  /** {@link LiveConfig.close}, for `await using config = await liveConfig(...)`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Loads a local configuration file (a mounted ConfigMap, a file an agent writes) and follows its
+ * updates: resolves once a first valid version is loaded, then re-reads it whenever it changes
+ * (and on the timer, as {@link watchWithFallback} does), calling `onChange` when the content hash
+ * changes. A new version that is empty or that `parse` rejects is reported to `onError`
+ * (and `diagnosticsChannels.watch.configRejected`) and the last good one stays in `current`.
+ *
+ * The first read uses {@link readFileWithRetry}: a file missing, empty or half-written is retried
+ * until `deadlineMs`; then `liveConfig` rejects with the last error. If `signal` aborts before it
+ * resolves, it rejects with `signal.reason` and leaves nothing running. A process should start from a
+ * configuration it can read locally, never from a remote call that fails while the network does.
+ *
+ * Invalid arguments reject with a `TypeError` or `RangeError` naming the option (unknown option names
+ * included); nothing is thrown at the call.
+ *
+ * @param path - The configuration file.
+ * @param options - See {@link LiveConfigOptions}.
+ * @returns The live configuration; `close()` it when done.
+ *
+ * @example
+ * ```ts
+ * import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { liveConfig } from 'ridethrough';
+ *
+ * const dir = await mkdtemp(join(tmpdir(), 'config-example-'));
+ * const file = join(dir, 'settings.json');
+ * await writeFile(file, '{"logLevel":"info"}');
+ * let changed!: () => void;
+ * const updated = new Promise<void>((resolve) => (changed = resolve));
+ * const config = await liveConfig(file, {
+ *   parse: (text) => JSON.parse(text) as { logLevel: string },
+ *   debounceMs: 20,
+ *   onChange: (value, { hash }) => {
+ *     console.log('now', value.logLevel, hash.slice(0, 12));
+ *     changed();
+ *   },
+ *   onError: (error, { source }) => console.log('kept the last good version:', source, String(error)),
+ * });
+ * console.log(config.current.logLevel); // info
+ * await writeFile(file, '{"logLevel": oops'); // rejected: current stays 'info'
+ * await new Promise((resolve) => setTimeout(resolve, 100));
+ * await writeFile(file, '{"logLevel":"debug"}');
+ * await updated;
+ * console.log(config.current.logLevel); // debug
+ * await config.close();
+ * await rm(dir, { recursive: true });
+ * ```
+ */
+export function liveConfig(path: string, options?: LiveConfigOptions<string> & { parse?: undefined }): Promise<LiveConfig<string>>;
+export function liveConfig<T>(
+  path: string,
+  options: LiveConfigOptions<T> & { parse: (content: string) => T | PromiseLike<T> },
+): Promise<LiveConfig<T>>;
+export function liveConfig(path: string, options?: object): Promise<LiveConfig<unknown>> {
+  // Bad arguments reject, as fs/promises does: `.catch()` and `await` see the same thing.
+  try {
+    return startLiveConfig(path, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function startLiveConfig(path: string, options: object | undefined): Promise<LiveConfig<unknown>> {
+  const where = 'liveConfig()';
+  const given = pathArgument(where, 'path', path);
+  const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
+  if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
+  checkOptionNames(where, o, LIVE_CONFIG_OPTIONS);
+  const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;
+  const parse = functionOption<(content: string) => unknown>(where, 'parse', parseValue) ?? ((content: string) => content);
+  const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
+  const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
+  const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
+  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: MAX_TIMER_MS });
+
+  let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;
+  const report = (error: unknown, context: LiveConfigErrorContext): void => {
+    // A hook reports: what it throws or rejects with goes to the hook-error channel, never stops the watch.
+    callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze(context));
+  };
+
+  const reread = async ({ signal }: WakeContext): Promise<void> => {
+    const current = state!;
+    const content = await readFile(given, { encoding: 'utf8', signal }); // a failure is retried by the watch
+    const hash = contentHash(content);
+    if (hash === current.hash || hash === current.rejectedHash) return;
+    let value: unknown;
+    try {
+      if (content.length === 0 && !allowEmpty) throw new EmptyFileError(given);
+      value = await parse(content);
+    } catch (error) {
+      current.rejectedHash = hash;
+      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash, error }));
+      report(error, { source: 'parse', paths: [given], hash });
+      return;
+    }
+    const previousHash = current.hash;
+    state = { value, hash };
+    if (configChangeChannel.hasSubscribers) configChangeChannel.publish(Object.freeze<ConfigChangeEvent>({ path: given, hash, previousHash }));
+    try {
+      await onChange?.(value, { hash, previousHash });
+    } catch (error) {
+      report(error, { source: 'onChange', paths: [given] });
+    }
+  };
+  const settings = watchSettings(where, [given], reread, {
+    ...watchOptions,
+    runOnStart: true,
+    // Watch errors go to the same listener; their context has no hash.
+    onError: (error, context) => report(error, context),
+  });
+
+  return (async () => {
+    const first = await readFileWithRetry(given, {
+      parse: async (content: string) => ({ content, value: await parse(content) }),
+      allowEmpty,
+      deadlineMs,
+      // Tell before each wait, so that a process waiting for its configuration says why.
+      onRetry: ({ error }) => report(error, { source: 'load', paths: [given] }),
+      clock: settings.clock,
+      random: settings.random,
+      ...(settings.signal === undefined ? {} : { signal: settings.signal }),
+    });
+    if (settings.signal?.aborted) throw settings.signal.reason;
+    state = { value: first.value, hash: contentHash(first.content) };
+    const { watcher } = new WatchLoop(settings);
+    await watcher.ready;
+    // Aborted while the watch was being armed: the watcher closed itself; a closed config is no answer.
+    if (settings.signal?.aborted) {
+      await watcher.close();
+      throw settings.signal.reason;
+    }
+    return Object.freeze({
+      path: given,
+      get current() {
+        return state!.value;
+      },
+      get hash() {
+        return state!.hash;
+      },
+      get mode() {
+        return watcher.mode;
+      },
+      close: () => watcher.close(),
+      [Symbol.asyncDispose]: () => watcher.close(),
+    });
+  })();
+}

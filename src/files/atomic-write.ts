@@ -8,14 +8,15 @@
  * the rename. See docs/guides/atomic-writes.md.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { permanent } from '../classify/index.js';
 import { realClock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels, tracingChannels } from '../shared/diagnostics.js';
 import { booleanOption, checkOptionNames, describe, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
 import { sha256HexOffThread } from './content-hash.js';
 import { errorCode, isDirectoryError, noop, notRegularFileError } from './fs-errors.js';
+import { inQueue } from './write-queue.js';
+import { renameOver, syncCreatedDirectories, syncDirectory, writeAll } from './write-steps.js';
 import { createTempFile, removeStaleTemps, sweepDue, tempStem, type TempFile } from './temp-files.js';
 import { encodingOption, modeOption } from './options.js';
 import { checkCreatableDirectory, checkReplaceable, holdsSameContent, keepOwner, resolveTarget } from './write-target.js';
@@ -376,105 +377,6 @@ async function writeAtomically(file: string, bytes: Uint8Array, config: WriteCon
   }
   report.directorySynced = directorySynced;
   return { written: true, hash: await hashing, directorySynced };
-}
-
-/** Larger writes go in pieces so an abort is seen between them. */
-const WRITE_CHUNK = 4 * 1024 * 1024;
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    signal?.throwIfAborted();
-    const length = Math.min(bytes.length - offset, WRITE_CHUNK);
-    // write(2) may write fewer bytes than asked without an error (a disk filling up): continue
-    // from where it stopped; the next call then reports the real error (ENOSPC).
-    const { bytesWritten } = await handle.write(bytes, offset, length, offset);
-    if (bytesWritten === 0) {
-      throw Object.assign(new Error(`atomicWriteFile(): write made no progress at byte ${offset} of ${bytes.length}`), { code: 'EIO' });
-    }
-    offset += bytesWritten;
-  }
-}
-
-async function renameOver(temp: string, target: string): Promise<void> {
-  try {
-    await rename(temp, target);
-  } catch (error) {
-    if (errorCode(error) !== 'EBUSY') throw error;
-    const { errno } = error as NodeJS.ErrnoException;
-    // Marked permanent: EBUSY is usually worth a retry, but a mount point stays a mount point.
-    throw permanent(Object.assign(
-      new Error(
-        `atomicWriteFile(): "${target}" cannot be replaced by rename (EBUSY): it is most likely a bind mount of a single file ` +
-          '(a Kubernetes subPath or a file mounted into a container); mount its directory instead',
-        { cause: error },
-      ),
-      { code: 'EBUSY', errno, syscall: 'rename', path: target },
-    ));
-  }
-}
-
-/** Fsyncs a directory; returns the error that made it impossible (a write-only directory), or `undefined`. */
-async function syncDirectory(directory: string): Promise<unknown> {
-  let handle: FileHandle;
-  try {
-    handle = await open(directory, 'r');
-  } catch (error) {
-    if (cannotSyncDirectory(error)) return error;
-    throw error;
-  }
-  try {
-    await handle.sync();
-    return undefined;
-  } catch (error) {
-    if (!cannotSyncDirectory(error)) throw error;
-    return error;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Errors that mean "this platform or file system cannot fsync a directory", not "I/O failed". */
-function cannotSyncDirectory(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === 'EINVAL' || code === 'ENOTSUP' || code === 'EISDIR' || code === 'EACCES' || code === 'EPERM';
-}
-
-async function syncCreatedDirectories(first: string, last: string): Promise<void> {
-  // mkdir -p created `first` .. `last`; each one's entry lives in its parent (`last`'s own
-  // content was synced already).
-  for (let directory = last; ; directory = dirname(directory)) {
-    await syncDirectory(dirname(directory));
-    if (directory === first || dirname(directory) === directory) return;
-  }
-}
-
-// Per-path queue: calls for one path run in call order, so the last call's content wins.
-const queues = new Map<string, Promise<void>>();
-
-function inQueue<T>(key: string, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
-  let started = false;
-  const previous = queues.get(key);
-  const run = (): Promise<T> => {
-    started = true;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return task();
-  };
-  const result = previous ? previous.then(run) : run();
-  const tail = result.then(noop, noop);
-  queues.set(key, tail);
-  void tail.then(() => {
-    if (queues.get(key) === tail) queues.delete(key);
-  });
-  if (!previous || !signal) return result;
-  // Waiting behind another write: an abort rejects now; the task will see the signal and skip.
-  return new Promise<T>((resolvePromise, rejectPromise) => {
-    const onAbort = (): void => {
-      if (!started) rejectPromise(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    result.then(resolvePromise, rejectPromise).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 function pathText(path: string | URL): string {

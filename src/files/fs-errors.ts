@@ -5,7 +5,8 @@ export function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
-export function noop(): void {}
+/** The shared no-op (for `.catch(noop)` on best-effort cleanup). */
+export { noop } from '../shared/signals.js';
 
 export function isDirectoryError(path: string): Error {
   return Object.assign(new Error(`atomicWriteFile(): "${path}" is a directory; the target must be a file`), {

@@ -218,3 +218,9 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+/** An optional string option, such as `name`. */
+export function stringOption(where: string, name: string, value: unknown): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  throw new TypeError(`${where}: option "${name}" must be a string, got ${describe(value)}`);
+}

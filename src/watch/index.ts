@@ -29,27 +29,31 @@
  *   as the nearest existing ancestor directory shows the path coming back) and returns to
  *   `'watching'`, waking the task once, because anything may have changed meanwhile.
  *
- * The watcher is in watcher.ts, liveConfig in live-config.ts; this file names the public API.
+ * Where things are: watcher.ts puts a watcher together from run-loop.ts (one run at a time, the
+ * timer) and directory-watch.ts (chokidar generations in generation.ts, what to watch in plan.ts,
+ * the event filter, the debounce, re-arming); options.ts checks the options, report.ts publishes;
+ * liveConfig is in live-config.ts. This file names the public API.
  *
  * @module
  */
 import type { HookErrorEvent } from '../shared/hooks.js';
 import type { ConfigChangeEvent, ConfigRejectedEvent } from './live-config.js';
-import type { ModeChangeEvent, WakeEvent, WatchErrorEvent } from './watcher.js';
+import type { ModeChangeEvent, WakeEvent, WatchErrorEvent } from './types.js';
 
-export {
-  watchWithFallback,
-  type ModeChangeEvent,
-  type WakeContext,
-  type WakeEvent,
-  type WakeReason,
-  type WatchErrorContext,
-  type WatchErrorEvent,
-  type WatchErrorSource,
-  type Watcher,
-  type WatchMode,
-  type WatchOptions,
-} from './watcher.js';
+export { watchWithFallback } from './watcher.js';
+export type {
+  ModeChangeEvent,
+  WakeContext,
+  WakeEvent,
+  WakeReason,
+  WatchErrorContext,
+  WatchErrorEvent,
+  WatchErrorSource,
+  Watcher,
+  WatchMode,
+  WatchOptions,
+  WatchRunContext,
+} from './types.js';
 export {
   liveConfig,
   type ConfigChangeEvent,

@@ -7,7 +7,10 @@ import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.j
 import { MAX_TIMER_MS } from '../shared/clock.js';
 import { callHook } from '../shared/hooks.js';
 import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
-import { WatchLoop, watchSettings, LIVE_CONFIG_OPTIONS, configChangeChannel, configRejectedChannel, hookErrorChannel, type WatchErrorSource, type WatchOptions, type WatchMode, type WakeContext } from './watcher.js';
+import { watchSettings, LIVE_CONFIG_OPTIONS } from './options.js';
+import { configChangeChannel, configRejectedChannel, hookErrorChannel } from './report.js';
+import type { WakeContext, WatchErrorSource, WatchMode, WatchOptions } from './types.js';
+import { WatchLoop } from './watcher.js';
 
 /** Published, frozen, on `ridethrough:watch:config-change` when `liveConfig` loads a new version. */
 export interface ConfigChangeEvent {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { liveConfig, watchWithFallback, type Watcher } from 'ridethrough/watch';
+import { witnessed } from './support/barrier.js';
 import { pollUntil } from './support/poll.js';
 
 const HOUR = 3_600_000;
@@ -99,9 +100,8 @@ describe('closing from inside onWake', () => {
     expect(returned).toBe(true);
     expect(abortedInRun).toBe(true);
     expect(watcher.mode).toBe('closed');
-    await writeFile(file, 'v2');
     watcher.wake();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await witnessed(file, () => writeFile(file, 'v2'), 0);
     expect(reasons).toEqual(['start']);
     expectNoMoreThan(before);
   });

@@ -13,7 +13,9 @@ import {
   type Watcher,
   type WatchMode,
   type WatchOptions,
+  type WatchRunContext,
 } from 'ridethrough/watch';
+import { subscribe } from 'ridethrough';
 import { describe, expectTypeOf, it } from 'vitest';
 
 describe('watchWithFallback types', () => {
@@ -111,5 +113,29 @@ describe('disposal', () => {
   it('watchers and live configs are AsyncDisposable, for `await using`', () => {
     expectTypeOf(watchWithFallback('/etc/app', () => undefined)).toExtend<AsyncDisposable>();
     expectTypeOf<Awaited<ReturnType<typeof liveConfig<unknown>>>>().toExtend<AsyncDisposable>();
+  });
+});
+
+describe('names, traces and forwarding (issues 10 and 11)', () => {
+  it('forwards optional values under exactOptionalPropertyTypes', () => {
+    const forward = (signal?: AbortSignal, name?: string, intervalMs?: number, onError?: (error: unknown) => void) =>
+      watchWithFallback('/etc/app', () => undefined, { signal, name, intervalMs, onError, jitter: undefined, retry: undefined });
+    expectTypeOf(forward).returns.toEqualTypeOf<Watcher>();
+  });
+
+  it('carries the name in events and types the run trace context', () => {
+    expectTypeOf<WatchOptions['name']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ModeChangeEvent['name']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<WatchErrorContext['name']>().toEqualTypeOf<string | undefined>();
+    subscribe('ridethrough:watch:wake', (event) => {
+      expectTypeOf(event.name).toEqualTypeOf<string | undefined>();
+      expectTypeOf(event.reason).toEqualTypeOf<WakeReason>();
+    });
+    expectTypeOf<WatchRunContext['trigger']>().toEqualTypeOf<WakeReason>();
+    expectTypeOf<WatchRunContext['paths']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<WatchRunContext['outcome']>().toEqualTypeOf<'ok' | 'failed' | 'aborted' | undefined>();
+    expectTypeOf<WatchRunContext['durationMs']>().toEqualTypeOf<number | undefined>();
+    // @ts-expect-error a misspelled option is a compile error
+    void watchWithFallback('/etc/app', () => undefined, { nmae: 'x' });
   });
 });

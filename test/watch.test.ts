@@ -12,6 +12,7 @@ import { diagnosticsChannels } from 'ridethrough';
 import { watchWithFallback, type ModeChangeEvent, type WakeContext, type Watcher, type WatchOptions } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeletVolume } from 'ridethrough/testing';
+import { throughBarrier, witnessed } from './support/barrier.js';
 import { pollUntil } from './support/poll.js';
 
 const HOUR = 3_600_000;
@@ -80,7 +81,9 @@ describe('kubelet volume updates', () => {
     const volume = await KubeletVolume.create({ token: 'v0', 'ca.crt': 'ca' });
     cleanups.push(() => volume.cleanup());
     const token = volume.path('token');
-    const w = record(token, token);
+    const barrier = join(base, 'barrier');
+    await writeFile(barrier, '0');
+    const w = record([token, barrier], token);
     await w.watcher.ready;
     expect(w.watcher.mode).toBe('watching');
     await pollUntil(() => w.runs.length === 1, 'the start run');
@@ -93,8 +96,9 @@ describe('kubelet volume updates', () => {
       expect(w.changes()[i - 1]).toEqual({ reason: 'change', paths: [token], content: `v${i}` });
     }
     // Exactly one wake per swap: the timestamped directories coming and going are not news.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(w.changes()).toHaveLength(swaps);
+    const late = await throughBarrier(w.runs, barrier, w.runs.length);
+    expect(late.map((run) => run.paths)).toEqual([[barrier]]);
+    expect(w.changes().filter((run) => run.paths.includes(token))).toHaveLength(swaps);
     expect(await volume.timestampDirs()).toHaveLength(1);
     expect(w.errors).toEqual([]);
     expect(w.maxActive()).toBe(1);
@@ -175,17 +179,20 @@ describe('ordinary files', () => {
     const file = join(base, 'mine');
     await writeFile(file, 'a');
     await writeFile(join(base, 'other'), 'x');
-    const w = record(file, file);
+    const barrier = join(base, 'barrier');
+    await writeFile(barrier, '0');
+    const w = record([file, barrier], file);
     await w.watcher.ready;
+    await pollUntil(() => w.runs.length === 1, 'the start run');
     for (let i = 0; i < 10; i++) await writeFile(join(base, 'other'), `x${i}`);
     await writeFile(join(base, 'new-neighbour'), 'y');
     await rm(join(base, 'new-neighbour'));
-    await new Promise((resolve) => setTimeout(resolve, 150)); // 7 debounce windows
-    expect(w.changes()).toEqual([]);
+    const seen = await throughBarrier(w.runs, barrier, 1);
+    expect(seen.map((run) => run.paths)).toEqual([[barrier]]);
     await writeFile(file, 'b');
     await pollUntil(() => w.changes().at(-1)?.content === 'b', 'the wake for the watched file');
     // (A write in place may be seen in two windows, truncation then data: one or two runs.)
-    expect(w.changes().every((run) => run.paths.length === 1 && run.paths[0] === file)).toBe(true);
+    expect(w.changes().slice(1).every((run) => run.paths.length === 1 && run.paths[0] === file)).toBe(true);
   });
 
   it('follows a symlink to a file in another directory', async () => {
@@ -314,15 +321,17 @@ describe('missing paths, removals and watcher failures', () => {
 
 describe('runs', () => {
   /** A watcher whose task takes a while and records what each 'change' run read. */
-  async function slowTask(file: string) {
-    const state = { active: 0, maxActive: 0, contents: [] as string[] };
+  async function slowTask(file: string, barrier = join(base, 'barrier')) {
+    await writeFile(barrier, '0');
+    const state = { active: 0, maxActive: 0, contents: [] as string[], runs: [] as Array<{ paths: readonly string[] }> };
     const watcher = watchWithFallback(
-      file,
-      async ({ reason }) => {
+      [file, barrier],
+      async ({ reason, paths }) => {
         state.active++;
         state.maxActive = Math.max(state.maxActive, state.active);
         await new Promise((resolve) => setTimeout(resolve, 30));
-        if (reason === 'change') state.contents.push(await readFile(file, 'utf8'));
+        if (reason === 'change' && paths.includes(file)) state.contents.push(await readFile(file, 'utf8'));
+        state.runs.push({ paths });
         state.active--;
       },
       { intervalMs: HOUR }, // the default debounce, 100 ms
@@ -340,7 +349,7 @@ describe('runs', () => {
     // rewriting from offset 0 makes ext4 flush each time, which only makes the test slow.)
     for (let i = 1; i <= 1000; i++) appendFileSync(file, 'x');
     await pollUntil(() => state.contents.at(-1)?.length === 1001, 'a run that reads the last write');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await throughBarrier(state.runs, join(base, 'barrier'), state.runs.length); // no late run left to come
     expect(state.contents.length).toBeLessThanOrEqual(3);
     expect(state.maxActive).toBe(1);
   });
@@ -375,25 +384,27 @@ describe('runs', () => {
     cleanups.push(() => watcher.close());
     await pollUntil(() => reasons.length === 1, 'the start run');
     for (let i = 0; i < 5; i++) watcher.wake();
-    await writeFile(file, 'b');
-    await writeFile(file, 'c');
-    await new Promise((resolve) => setTimeout(resolve, 100)); // let the change wake arrive too
     release();
     await pollUntil(() => reasons.length === 2, 'the follow-up run');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(reasons).toEqual(['start', 'manual']);
+    // A later wake runs once more: had the five wakes made more than one follow-up, those runs
+    // would come before it. (Only wake(): a file event's timing would depend on the machine.)
+    watcher.wake();
+    await pollUntil(() => reasons.length === 3, 'the run of the later wake');
+    expect(reasons).toEqual(['start', 'manual', 'manual']);
   });
 
   it('runOnStart: false waits for a change or a wake()', async () => {
     const file = join(base, 'f');
     await writeFile(file, 'a');
-    const w = record(file, file, { runOnStart: false });
+    const barrier = join(base, 'barrier');
+    await writeFile(barrier, '0');
+    const w = record([file, barrier], file, { runOnStart: false });
     await w.watcher.ready;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(w.runs).toEqual([]);
+    expect((await throughBarrier(w.runs, barrier)).map((run) => run.reason)).toEqual(['change']); // no 'start' before it
+    w.runs.length = 0;
     w.watcher.wake();
     await pollUntil(() => w.runs.length === 1, 'the manual run');
-    expect(w.runs[0]).toEqual({ reason: 'manual', paths: [file], content: 'a' });
+    expect(w.runs[0]).toEqual({ reason: 'manual', paths: [file, barrier], content: 'a' });
   });
 
   it('reports a failed run to onError and to the diagnostics channel, and retries', async () => {
@@ -487,9 +498,8 @@ describe('closing', () => {
     controller.abort();
     await watcher.close();
     expect(watcher.mode).toBe('closed');
-    await writeFile(file, 'b');
     watcher.wake();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await witnessed(file, () => writeFile(file, 'b'));
     expect(runs).toEqual(['start']);
 
     const never = watchWithFallback(file, () => void runs.push('never'), { signal: AbortSignal.abort() });

@@ -25,7 +25,7 @@ import { classify as defaultClassify, type Classifier } from '../classify/index.
 import { MAX_TIMER_MS, realClock, type Clock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { abortError } from '../shared/signals.js';
-import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, signalOption } from '../shared/validate.js';
+import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
 import { DRAINING, SHUTDOWN, evaluate, subjectKey, subjectKeys, type GateState, type NamedCheck } from './evaluate.js';
 import { createHandler } from './probe.js';
 import type { Check, GateOptions, HandlerOptions, ReadinessGate } from './types.js';
@@ -106,9 +106,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
   if (options === undefined) throw new TypeError(`${WHERE}: options with "checks" are required`);
   const o = optionsObject(WHERE, options);
   checkOptionNames(WHERE, o, GATE_OPTIONS);
-  if (o.name !== undefined && typeof o.name !== 'string') {
-    throw new TypeError(`${WHERE}: option "name" must be a string, got ${describe(o.name)}`);
-  }
+  const name = stringOption(WHERE, 'name', o.name);
   const gate: GateState<S> = {
     checks: namedChecks(o.checks),
     timeoutMs: numberOption(WHERE, 'timeoutMs', o.timeoutMs, DEFAULT_TIMEOUT_MS, {
@@ -119,7 +117,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
     key: functionOption<(subject: S) => string>(WHERE, 'key', o.key) ?? defaultKey,
     classify: functionOption<Classifier>(WHERE, 'classify', o.classify) ?? defaultClassify,
     clock: objectOption<Clock>(WHERE, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
-    name: o.name,
+    name,
     drained: false,
     running: new Set(),
     waits: new Set(),

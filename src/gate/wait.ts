@@ -10,7 +10,7 @@ import { realClock, type Clock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
 import { linkedController } from '../shared/signals.js';
-import { checkOptionNames, describe, functionOption, objectOption, optionsObject, requiredFunction, signalOption } from '../shared/validate.js';
+import { checkOptionNames, functionOption, objectOption, optionsObject, requiredFunction, signalOption, stringOption } from '../shared/validate.js';
 import { ABORTED, NOT_READY, evaluate, subjectKeys, type GateState } from './evaluate.js';
 import { failureLines, label, messageOf, oneLine } from './format.js';
 import {
@@ -265,10 +265,8 @@ function waitForChecked<T>(condition: WaitCondition<T>, options: WaitForOptions 
   requiredFunction(where, 'condition', condition);
   const o = optionsObject(where, options);
   checkOptionNames(where, o, WAIT_FOR_OPTIONS);
-  const { name: nameOption, classify: classifyOption, ...retryOptions } = o;
-  if (nameOption !== undefined && typeof nameOption !== 'string') {
-    throw new TypeError(`${where}: option "name" must be a string, got ${describe(nameOption)}`);
-  }
+  const { name: nameGiven, classify: classifyOption, ...retryOptions } = o;
+  const nameOption = stringOption(where, 'name', nameGiven);
   const hooks = reportingHooks(o, where, nameOption);
   const name = nameOption || 'condition';
   const classify = functionOption<Classifier>(where, 'classify', classifyOption) ?? defaultClassify;

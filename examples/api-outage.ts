@@ -37,6 +37,7 @@ const BACKOFF = { initialDelayMs: 50, maxDelayMs: 400 } as const;
 
 type Pod = V1Pod;
 const times = (n: number): string => (n === 1 ? 'once' : `${n} times`);
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const keyOf = (pod: Pod): string => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 const versionOf = (pod: Pod): number => Number(pod.metadata?.resourceVersion);
 
@@ -302,7 +303,8 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     const plainSnapshot = new Map(plainInformer.list().map((p) => [keyOf(p), p.metadata?.resourceVersion]));
     const plainWrong = serverPods.filter((p) => plainSnapshot.get(keyOf(p)) !== p.metadata?.resourceVersion).length + Math.max(0, plainSnapshot.size - serverPods.length);
     log(`client-node's makeInformer: stopped since the first dropped watch; its cache is wrong on ${plainWrong} of ${serverPods.length} pods`);
-    log(`${writer.ops} changes written (${writer.requeued} put back in the queue), ${events} events delivered, ${[...retries.values()].reduce((a, b) => a + b, 0)} API retries, ${resumes} resumes, ${relists} relists`);
+    const retried = [...retries.values()].reduce((a, b) => a + b, 0);
+    log(`${count(writer.ops, 'change')} written (${writer.requeued} put back in the queue), ${count(events, 'event')} delivered, ${`${retried} API ${retried === 1 ? 'retry' : 'retries'}`}, ${count(resumes, 'resume')}, ${count(relists, 'relist')}`);
 
     const ok =
       check === true &&

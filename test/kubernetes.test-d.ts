@@ -124,7 +124,7 @@ describe('ridethrough/kubernetes types', () => {
     pods.list().push({});
   });
 
-  it('makeInformer: is a drop-in for client-node informer and object cache', () => {
+  it("makeInformer: is a drop-in for client-node's Informer & ObjectCache", () => {
     const kc = new KubeConfig();
     const core = makeApiClient(kc, CoreV1Api);
     const pods = makeInformer(kc, '/api/v1/namespaces/default/pods', () => core.listNamespacedPod({ namespace: 'default' }));

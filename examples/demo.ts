@@ -1,12 +1,13 @@
 /**
- * `npm run demo`: the five failures ridethrough exists for, each reproduced against local
+ * `npm run demo`: the six failures ridethrough exists for, each reproduced against local
  * stand-ins and ridden through, one after the other, with a summary table at the end.
  *
- * - `npm run demo` runs all five; `npm run demo -- <name> [<name>...]` runs the ones named.
+ * - `npm run demo` runs all six; `npm run demo -- <name> [<name>...]` runs the ones named.
  * - On a terminal each scenario has a live progress line; piped, it prints plain lines.
  * - Exit code: 0 when every scenario ended as expected, 1 when one did not, 2 for an unknown
  *   name, 130 when interrupted with Ctrl-C.
  */
+import * as apiOutage from './api-outage.js';
 import * as certRotation from './cert-rotation.js';
 import * as gatedRotation from './gated-rotation.js';
 import * as logStream from './log-stream.js';
@@ -16,7 +17,7 @@ import type { Scenario } from './support/scenario.js';
 import * as tokenRefresher from './token-refresher.js';
 
 /** Every scenario, in the order the demo runs them. */
-const scenarios: readonly Scenario[] = [certRotation, tokenRefresher, offlineStartup, logStream, gatedRotation].map(
+const scenarios: readonly Scenario[] = [certRotation, tokenRefresher, offlineStartup, logStream, gatedRotation, apiOutage].map(
   ({ name, title, run }) => ({ name, title, run }),
 );
 

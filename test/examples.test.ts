@@ -1,5 +1,5 @@
 /**
- * The five scenarios of examples/, end to end with real timers, real files, real sockets and
+ * The six scenarios of examples/, end to end with real timers, real files, real sockets and
  * real TLS: each must end as expected and leave nothing behind. Then `npm run demo` itself, as a
  * child process: an unknown name exits 2 with the list, and a run exits 0 by itself with the
  * summary table. Timing is bounded only where the scenario's own promise is (a refresh within a
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as apiOutage from '../examples/api-outage.js';
 import * as certRotation from '../examples/cert-rotation.js';
 import * as gatedRotation from '../examples/gated-rotation.js';
 import * as logStream from '../examples/log-stream.js';
@@ -140,12 +141,46 @@ describe('the scenarios, end to end', () => {
     expect(lines).toContainEqual(expect.stringMatching(/gw-3: not ready, \d of 5 checks failed/));
     expect(lines).toContainEqual('  ready: all 3 subjects ready');
   });
+
+  it('api-outage: the informer resumes, relists on 410 and ends equal to the server; the API calls are retried', async () => {
+    const { result, lines } = await runScenario(apiOutage.run, 'api-outage');
+    const d = result.details as {
+      retries: Record<string, number>;
+      resumes: number;
+      relists: number;
+      relistDiffs: string[];
+      outOfOrder: string[];
+      check: unknown;
+      writes: number;
+      events: number;
+      plainStopped: string | undefined;
+      plainWrong: number;
+    };
+    expect(d.check).toBe(true);
+    expect(d.outOfOrder).toEqual([]);
+    expect(d.retries['HTTP 429']).toBeGreaterThanOrEqual(1);
+    expect(d.retries['HTTP 503']).toBeGreaterThanOrEqual(2);
+    expect(d.retries.ECONNREFUSED).toBeGreaterThanOrEqual(1);
+    expect(d.resumes).toBeGreaterThanOrEqual(1);
+    // One relist after the compaction, one after the restart: each with only the real differences.
+    expect(d.relists).toBeGreaterThanOrEqual(2);
+    expect(d.relistDiffs).toHaveLength(d.relists);
+    expect(d.writes).toBeGreaterThan(3);
+    expect(d.events).toBeGreaterThan(d.writes);
+    // client-node's own informer, on the same server, stopped at the first dropped watch.
+    expect(d.plainStopped).toEqual(expect.any(String));
+    expect(d.plainWrong).toBeGreaterThan(0);
+    expect(lines).toContainEqual(expect.stringMatching(/^makeApiClient: \w+ met HTTP 429 .*the server asked for 1000 ms/));
+    expect(lines).toContainEqual(expect.stringMatching(/^informer: resuming from resourceVersion \d+ got 410 Expired: relisted/));
+    expect(lines).toContainEqual(expect.stringMatching(/^informer: cache equals the server's \d+ pods/));
+  });
 });
 
 describe('aborting a scenario', () => {
   it.each([
     ['token-refresher', tokenRefresher.run],
     ['log-stream', logStream.run],
+    ['api-outage', apiOutage.run],
   ] as const)('%s stops at once on abort and leaves nothing behind', async (_name, run) => {
     const baseline = process.getActiveResourcesInfo();
     const controller = new AbortController();
@@ -187,7 +222,7 @@ describe('npm run demo', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain('unknown scenario: no-such-scenario');
-    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation']) {
+    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation', 'api-outage']) {
       expect(stderr).toContain(name);
     }
   });

@@ -90,7 +90,7 @@ describe('liveConfig', () => {
     expect(errors).toEqual([]);
   });
 
-  it('reports the same hash as atomicWriteFile, and does not call onChange for the same content', async () => {
+  it('reports the same hash as atomicWriteFile for canonical JSON text, and does not call onChange for the same content', async () => {
     const path = join(dir, 'settings.json');
     await atomicWriteFile(path, '{"logLevel":"info"}');
     const { config, changes } = await follow(path);
@@ -103,6 +103,55 @@ describe('liveConfig', () => {
     await writeFile(path, '{"logLevel":"warn"}');
     await sleep(150);
     expect(changes).toHaveLength(1);
+  });
+
+  it('hashes the parsed value: the same JSON in another key order keeps the hash and calls no onChange', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{ "replicas": 2, "logLevel": "info" }');
+    let parses = 0;
+    const changes: ConfigChangeInfo[] = [];
+    const config = await liveConfig(path, {
+      parse: (text) => (parses++, parseSettings(text)),
+      debounceMs: 20,
+      intervalMs: 3_600_000,
+      onChange: (_value, info) => void changes.push(info),
+    });
+    cleanups.push(() => config.close());
+    const hash = contentHash({ logLevel: 'info', replicas: 2 });
+    expect(config.hash).toBe(hash);
+    expect(config.hash).not.toBe(contentHash('{ "replicas": 2, "logLevel": "info" }'));
+
+    // A ConfigMap re-serialised: other key order, other spacing, same configuration.
+    const parsed = parses;
+    await replace(path, '{"logLevel":"info",\n  "replicas":2}');
+    await pollUntil(() => parses > parsed, 'the re-serialised version parsed');
+    await sleep(50);
+    expect(changes).toEqual([]);
+    expect(config.hash).toBe(hash);
+
+    await replace(path, '{"replicas":3,"logLevel":"info"}');
+    await pollUntil(() => changes.length === 1, 'onChange for the real change');
+    expect(changes[0]).toEqual({ hash: contentHash({ logLevel: 'info', replicas: 3 }), previousHash: hash });
+    expect(config.hash).toBe(contentHash(config.current));
+  });
+
+  it.each([
+    ['a Map', (text: string) => new Map(Object.entries(JSON.parse(text) as object))],
+    ['a class instance', (text: string) => Object.assign(new (class Holder {})(), JSON.parse(text) as object)],
+    ['a Buffer inside an object', (text: string) => ({ raw: Buffer.from(text) })],
+  ])('hashes the text when parse returns what canonical JSON cannot represent (%s)', async (_kind, parse) => {
+    const path = join(dir, 'settings.json');
+    const first = '{ "replicas": 2, "logLevel": "info" }';
+    await writeFile(path, first);
+    const changes: ConfigChangeInfo[] = [];
+    const config = await liveConfig(path, { parse, debounceMs: 20, intervalMs: 3_600_000, onChange: (_value, info) => void changes.push(info) });
+    cleanups.push(() => config.close());
+    expect(config.hash).toBe(contentHash(first));
+    // Other bytes, so another version, even if the same settings.
+    const second = '{"logLevel":"info","replicas":2}';
+    await replace(path, second);
+    await pollUntil(() => changes.length === 1, 'onChange');
+    expect(changes[0]).toEqual({ hash: contentHash(second), previousHash: contentHash(first) });
   });
 
   it('keeps the last good version when a new one does not parse, and reports it once', async () => {

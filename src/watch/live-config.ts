@@ -16,7 +16,7 @@ import { WatchLoop } from './watcher.js';
 export interface ConfigChangeEvent {
   /** The file, as given. */
   readonly path: string;
-  /** {@link contentHash} of the new version. */
+  /** The new version's hash, as {@link LiveConfig.hash}. */
   readonly hash: string;
   /** The hash of the version it replaces. */
   readonly previousHash: string;
@@ -26,7 +26,7 @@ export interface ConfigChangeEvent {
 export interface ConfigRejectedEvent {
   /** The file, as given. */
   readonly path: string;
-  /** {@link contentHash} of the rejected content. */
+  /** {@link contentHash} of the rejected text (there is no parsed value to hash). */
   readonly hash: string;
   /** Why it was rejected (empty, or what `parse` threw). */
   readonly error: unknown;
@@ -34,7 +34,7 @@ export interface ConfigRejectedEvent {
 
 /** The second argument of `onChange` (the channel's {@link ConfigChangeEvent} adds `path`). */
 export interface ConfigChangeInfo {
-  /** {@link contentHash} of the new file content. */
+  /** The new version's hash, as {@link LiveConfig.hash}. */
   readonly hash: string;
   /** The hash of the version it replaces. */
   readonly previousHash: string;
@@ -59,7 +59,7 @@ export interface LiveConfigErrorContext {
   readonly source: LiveConfigErrorSource;
   /** The configuration file, as given. */
   readonly paths: readonly string[];
-  /** For `'parse'`: the hash of the rejected content. The same content is not parsed again. */
+  /** For `'parse'`: {@link contentHash} of the rejected text. The same text is not parsed again. */
   readonly hash?: string;
 }
 
@@ -80,7 +80,8 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    */
   parse?: (content: string) => T | PromiseLike<T>;
   /**
-   * Called with each new valid version, only when the content hash changes, never twice at once.
+   * Called with each new valid version, only when `hash` changes (so not for the same JSON in
+   * another key order; see {@link LiveConfig.hash}), never twice at once.
    * What it throws goes to `onError` (source `'onChange'`); the version is current all the same.
    * @defaultValue none
    */
@@ -111,7 +112,16 @@ export interface LiveConfig<T> {
   readonly path: string;
   /** The last valid version, parsed. */
   readonly current: T;
-  /** {@link contentHash} of the text of `current` (equal to the hash `atomicWriteFile` returned for it). */
+  /**
+   * The version's hash, 64 hex digits: {@link contentHash} of `current` itself when it is a
+   * string (so without `parse`, the hash of the text, equal to the hash `atomicWriteFile` returned
+   * for it), bytes, or JSON data (plain objects, arrays, strings, finite numbers, booleans, `null`,
+   * `Date`s): the same configuration rewritten in another key order or spacing keeps its hash
+   * and calls no `onChange`, so a hash stamped on a pod template rolls pods only for a real change.
+   * When `parse` returns anything else (a class instance such as an `X509Certificate` or a
+   * `KeyObject`, a `Map`, a `Buffer` inside an object, `undefined`), it is {@link contentHash} of
+   * the file's text instead: any change of the bytes is then a new version.
+   */
   readonly hash: string;
   /** The mode of the underlying watch; see {@link WatchMode}. */
   readonly mode: WatchMode;
@@ -124,8 +134,8 @@ export interface LiveConfig<T> {
 /**
  * Loads a local configuration file (a mounted ConfigMap, a file an agent writes) and follows its
  * updates: resolves once a first valid version is loaded, then re-reads it whenever it changes
- * (and on the timer, as {@link watchWithFallback} does), calling `onChange` when the content hash
- * changes. A new version that is empty or that `parse` rejects is reported to `onError`
+ * (and on the timer, as {@link watchWithFallback} does), calling `onChange` when its `hash`
+ * changes ({@link LiveConfig.hash}: of the parsed value when it is JSON data, else of the text). A new version that is empty or that `parse` rejects is reported to `onError`
  * (and `diagnosticsChannels.watch.configRejected`) and the last good one stays in `current`.
  *
  * The first read uses {@link readFileWithRetry}: a file missing, empty or half-written is retried
@@ -198,7 +208,9 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
   const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: MAX_TIMER_MS });
 
-  let state: { value: unknown; hash: string; rejectedHash?: string | undefined } | undefined;
+  // `textHash` is the hash of the text of `value` (a re-read of the same bytes is not parsed
+  // again), `hash` the public one (of the value when it is JSON data, see versionHash).
+  let state: { value: unknown; hash: string; textHash: string; rejectedHash?: string | undefined } | undefined;
   const report = (error: unknown, context: LiveConfigErrorContext): void => {
     // A hook reports: what it throws or rejects with goes to the hook-error channel, never stops the watch.
     callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze(context));
@@ -207,20 +219,26 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   const reread = async ({ signal }: WakeContext): Promise<void> => {
     const current = state!;
     const content = await readFile(given, { encoding: 'utf8', signal }); // a failure is retried by the watch
-    const hash = contentHash(content);
-    if (hash === current.hash || hash === current.rejectedHash) return;
+    const textHash = contentHash(content);
+    if (textHash === current.textHash || textHash === current.rejectedHash) return;
     let value: unknown;
     try {
       if (content.length === 0 && !allowEmpty) throw new EmptyFileError(given);
       value = await parse(content);
     } catch (error) {
-      current.rejectedHash = hash;
-      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash, error }));
-      report(error, { source: 'parse', paths: [given], hash });
+      current.rejectedHash = textHash;
+      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash: textHash, error }));
+      report(error, { source: 'parse', paths: [given], hash: textHash });
+      return;
+    }
+    const hash = versionHash(value, textHash);
+    if (hash === current.hash) {
+      // The same configuration spelt differently (keys reordered, spaces): no new version.
+      current.textHash = textHash;
       return;
     }
     const previousHash = current.hash;
-    state = { value, hash };
+    state = { value, hash, textHash };
     if (configChangeChannel.hasSubscribers) configChangeChannel.publish(Object.freeze<ConfigChangeEvent>({ path: given, hash, previousHash }));
     try {
       await onChange?.(value, { hash, previousHash });
@@ -247,7 +265,8 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
       ...(settings.signal === undefined ? {} : { signal: settings.signal }),
     });
     if (settings.signal?.aborted) throw settings.signal.reason;
-    state = { value: first.value, hash: contentHash(first.content) };
+    const textHash = contentHash(first.content);
+    state = { value: first.value, hash: versionHash(first.value, textHash), textHash };
     const { watcher } = new WatchLoop(settings);
     await watcher.ready;
     // Aborted while the watch was being armed: the watcher closed itself; a closed config is no answer.
@@ -270,4 +289,46 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
       [Symbol.asyncDispose]: () => watcher.close(),
     });
   })();
+}
+
+/**
+ * The `hash` of a version: {@link contentHash} of the parsed value when it hashes as what it
+ * holds (a string, bytes, or JSON data: plain objects, arrays, finite numbers, booleans, `null`,
+ * `Date`s), so that the same configuration in another key order or spacing keeps its hash;
+ * otherwise (a class instance such as an `X509Certificate` or a `KeyObject`, a `Map`, a nested
+ * `Buffer`, `undefined`, a cycle...) the hash of the file's text, `textHash`. A class instance is
+ * never hashed as JSON: a `KeyObject` has no own properties, so every key would hash as `{}`.
+ */
+function versionHash(value: unknown, textHash: string): string {
+  if (typeof value === 'string' || value instanceof Uint8Array) return contentHash(value);
+  if (!isJsonData(value)) return textHash;
+  try {
+    return contentHash(value);
+  } catch {
+    return textHash; // NaN, undefined in an array, a cycle, too deep: contentHash refuses them
+  }
+}
+
+/** Whether every object in `value` is an array, a plain object or a `Date` (what else it holds, contentHash checks). */
+function isJsonData(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (item === null || typeof item !== 'object') {
+      if (typeof item === 'function') return false;
+      continue;
+    }
+    if (seen.has(item)) continue; // shared or cyclic: contentHash tells the two apart
+    seen.add(item);
+    if (Array.isArray(item)) {
+      for (const member of item as unknown[]) pending.push(member);
+      continue;
+    }
+    if (item instanceof Date) continue;
+    const prototype: unknown = Object.getPrototypeOf(item);
+    if (prototype !== Object.prototype && prototype !== null) return false;
+    for (const key in item) if (Object.hasOwn(item, key)) pending.push((item as Record<string, unknown>)[key]);
+  }
+  return true;
 }

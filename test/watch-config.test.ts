@@ -12,6 +12,7 @@ import { liveConfig, type ConfigChangeInfo, type LiveConfig, type LiveConfigErro
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeletVolume } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
+import { failOnLeftoverTimers } from './support/resources.js';
 
 interface Settings {
   logLevel: string;
@@ -310,6 +311,94 @@ describe('liveConfig', () => {
   });
 });
 
+describe('liveConfig parse time limit (parseTimeoutMs)', () => {
+  // Each test closes its config itself: this check runs before the file's cleanups.
+  failOnLeftoverTimers();
+
+  /** A parse that never settles for texts containing "hang", and records the signals it got. */
+  function hangingParse(signals: AbortSignal[]) {
+    return (text: string, { signal }: { signal: AbortSignal }): Settings | Promise<Settings> => {
+      signals.push(signal);
+      return text.includes('hang') ? new Promise<Settings>(() => {}) : parseSettings(text);
+    };
+  }
+
+  it('counts a parse that never settles as rejected after parseTimeoutMs, and loads the next good version', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const signals: AbortSignal[] = [];
+    const errors: Array<{ error: unknown; context: LiveConfigErrorContext }> = [];
+    const rejected: unknown[] = [];
+    const listener = (message: unknown): void => void rejected.push(message);
+    diagnostics_channel.subscribe(diagnosticsChannels.watch.configRejected, listener);
+    const config = await liveConfig(path, {
+      parse: hangingParse(signals),
+      parseTimeoutMs: 200,
+      debounceMs: 20,
+      intervalMs: 3_600_000,
+      onError: (error, context) => void errors.push({ error, context }),
+    });
+    try {
+      await replace(path, '{"logLevel":"hang"}');
+      await pollUntil(() => errors.length === 1, 'the timed-out parse reported');
+      const { error, context } = errors[0]!;
+      expect((error as Error).name).toBe('TimeoutError');
+      expect((error as Error).message).toMatch(/parse did not settle within 200 ms/);
+      expect(context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel":"hang"}') });
+      expect(rejected).toEqual([{ path, hash: contentHash('{"logLevel":"hang"}'), error }]);
+      expect(signals.at(-1)!.aborted).toBe(true);
+      expect(signals.at(-1)!.reason).toBe(error);
+      expect(config.current).toEqual({ logLevel: 'info' });
+
+      await replace(path, '{"logLevel":"debug"}');
+      await pollUntil(() => config.current.logLevel === 'debug', 'the next good version');
+      expect(signals.at(-1)!.aborted).toBe(false);
+      expect(errors).toHaveLength(1);
+    } finally {
+      diagnostics_channel.unsubscribe(diagnosticsChannels.watch.configRejected, listener);
+      await config.close();
+    }
+  });
+
+  it('close() resolves promptly during a parse that never settles, aborting its signal', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const signals: AbortSignal[] = [];
+    const errors: unknown[] = [];
+    // The default limit (10 s): close() must not wait for it.
+    const config = await liveConfig(path, { parse: hangingParse(signals), debounceMs: 20, intervalMs: 3_600_000, onError: (e) => void errors.push(e) });
+    const before = signals.length;
+    await replace(path, '{"logLevel":"hang"}');
+    await pollUntil(() => signals.length > before, 'the hanging parse started');
+    const started = Date.now();
+    await config.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(signals.at(-1)!.aborted).toBe(true);
+    expect(config.mode).toBe('closed');
+    expect(errors).toEqual([]); // closing is not a rejected version
+  });
+
+  it('retries a first parse that never settles, until one does', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    let calls = 0;
+    const loadErrors: unknown[] = [];
+    const config = await liveConfig(path, {
+      parse: (text) => (++calls === 1 ? new Promise<Settings>(() => {}) : parseSettings(text)),
+      parseTimeoutMs: 100,
+      intervalMs: 3_600_000,
+      onError: (error, { source }) => void (source === 'load' && loadErrors.push(error)),
+    });
+    try {
+      expect(config.current).toEqual({ logLevel: 'info' });
+      expect(loadErrors).toHaveLength(1);
+      expect((loadErrors[0] as Error).name).toBe('TimeoutError');
+    } finally {
+      await config.close();
+    }
+  });
+});
+
 describe('liveConfig bad input rejects, naming the option', () => {
   it.each([
     ['path', () => liveConfig(5 as never), TypeError, /"path" must be a string, got 5/],
@@ -320,6 +409,8 @@ describe('liveConfig bad input rejects, naming the option', () => {
     ['onError', () => liveConfig('x', { onError: 1 as never }), TypeError, /"onError" must be a function/],
     ['allowEmpty', () => liveConfig('x', { allowEmpty: 1 as never }), TypeError, /"allowEmpty" must be a boolean/],
     ['deadlineMs', () => liveConfig('x', { deadlineMs: 0 }), RangeError, /"deadlineMs" must be a finite number > 0 and <= 2147483647, got 0/],
+    ['parseTimeoutMs', () => liveConfig('x', { parseTimeoutMs: 0 }), RangeError, /"parseTimeoutMs" must be a finite number > 0 and <= 2147483647, got 0/],
+    ['parseTimeoutMs', () => liveConfig('x', { parseTimeoutMs: '5s' as never }), TypeError, /"parseTimeoutMs" must be a finite number > 0 .*, got "5s"/],
     ['deadlineMs Infinity', () => liveConfig('x', { deadlineMs: Infinity }), RangeError, /"deadlineMs" .*, got Infinity/],
     ['intervalMs', () => liveConfig('x', { intervalMs: -5 }), RangeError, /"intervalMs" must be a finite number > 0, got -5/],
     ['jitter', () => liveConfig('x', { jitter: 2 }), RangeError, /"jitter"/],

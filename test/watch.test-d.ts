@@ -5,6 +5,8 @@ import {
   type LiveConfig,
   type LiveConfigErrorContext,
   type LiveConfigErrorSource,
+  type LiveConfigOptions,
+  type LiveConfigParseContext,
   type ModeChangeEvent,
   type WakeContext,
   type WakeReason,
@@ -78,6 +80,26 @@ describe('liveConfig types', () => {
     expectTypeOf(typed.current).toEqualTypeOf<{ logLevel: string }>();
     const asyncParsed = await liveConfig('n', { parse: async (text) => Number(text) });
     expectTypeOf(asyncParsed.current).toEqualTypeOf<number>();
+  });
+
+  it('gives parse a signal, and still takes a parse of the text alone (JSON.parse)', async () => {
+    const withSignal = await liveConfig('settings.json', {
+      parse: async (text, context) => {
+        expectTypeOf(context).toEqualTypeOf<LiveConfigParseContext>();
+        expectTypeOf(context.signal).toEqualTypeOf<AbortSignal>();
+        context.signal.throwIfAborted();
+        return { size: text.length };
+      },
+      parseTimeoutMs: 5_000,
+    });
+    expectTypeOf(withSignal.current).toEqualTypeOf<{ size: number }>();
+    const json = await liveConfig('settings.json', { parse: JSON.parse, parseTimeoutMs: 1_000 });
+    expectTypeOf(json.current).toBeAny();
+    // An options object held in a variable takes a parse of the text alone too.
+    const options: LiveConfigOptions<{ size: number }> = { parse: (text) => ({ size: text.length }), parseTimeoutMs: undefined };
+    expectTypeOf((await liveConfig('settings.json', { ...options, parse: options.parse! })).current).toEqualTypeOf<{ size: number }>();
+    // @ts-expect-error parseTimeoutMs is a number of milliseconds
+    void liveConfig('x', { parseTimeoutMs: '10s' });
   });
 
   it('types onChange from parse', () => {

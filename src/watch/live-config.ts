@@ -4,8 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.js';
-import { MAX_TIMER_MS } from '../shared/clock.js';
+import { MAX_TIMER_MS, startTimer, TIMER_RANGE, type Clock } from '../shared/clock.js';
 import { callHook } from '../shared/hooks.js';
+import { noop, onAbort, timeoutError } from '../shared/signals.js';
 import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { watchSettings, LIVE_CONFIG_OPTIONS } from './options.js';
 import { configChangeChannel, configRejectedChannel, hookErrorChannel } from './report.js';
@@ -63,6 +64,19 @@ export interface LiveConfigErrorContext {
   readonly hash?: string;
 }
 
+/** The second argument of `parse` in {@link liveConfig}. */
+export interface LiveConfigParseContext {
+  /**
+   * Aborts when this parse has run for `parseTimeoutMs` (its reason a `TimeoutError`) or when the
+   * configuration is closed (or its `signal` aborts): pass it on to whatever the parse waits for
+   * (a schema fetched, a key unwrapped). Once it aborts, what the parse returns is ignored.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** What `parse` may be: it may ignore the context (`JSON.parse` is accepted too). */
+type ParseFunction<T> = (content: string, context: LiveConfigParseContext) => T | PromiseLike<T>;
+
 /**
  * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
  * {@link watchWithFallback} that decide how it is followed (`runOnStart` excepted: the file is
@@ -76,9 +90,20 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    * Turns the file's text into the configuration (`JSON.parse`, a YAML parser, a schema check).
    * When it throws on a new version, that version is rejected and the last good one stays
    * current. On the first read it is retried (the file may be mid-rotation) until `deadlineMs`.
+   * Its second argument carries a `signal` ({@link LiveConfigParseContext}); a parse that has not
+   * settled after `parseTimeoutMs` counts as failed.
    * @defaultValue none: the text itself
    */
-  parse?: (content: string) => T | PromiseLike<T>;
+  parse?: ParseFunction<T> | undefined;
+  /**
+   * How long one call of `parse` may take. Past it, that version counts as rejected, as if `parse`
+   * had thrown a `TimeoutError` (reported to `onError`, source `'parse'`, and on
+   * `ridethrough:watch:config-rejected`; on the first read, retried until `deadlineMs`), its
+   * signal aborts, and what it settles with later is ignored: the last good version stays, and
+   * the next change is parsed as usual. A parse that blocks the event loop cannot be cut short.
+   * @defaultValue 10000
+   */
+  parseTimeoutMs?: number | undefined;
   /**
    * Called with each new valid version, only when `hash` changes (so not for the same JSON in
    * another key order; see {@link LiveConfig.hash}), never twice at once.
@@ -182,9 +207,11 @@ export interface LiveConfig<T> {
  * ```
  */
 export function liveConfig(path: string, options?: LiveConfigOptions<string> & { parse?: undefined }): Promise<LiveConfig<string>>;
+export function liveConfig<T>(path: string, options: LiveConfigOptions<T> & { parse: ParseFunction<T> }): Promise<LiveConfig<T>>;
+/** A `parse` whose second parameter is something else (`JSON.parse` and its `reviver`), called with the text only in mind. */
 export function liveConfig<T>(
   path: string,
-  options: LiveConfigOptions<T> & { parse: (content: string) => T | PromiseLike<T> },
+  options: Omit<LiveConfigOptions<T>, 'parse'> & { parse: (content: string) => T | PromiseLike<T> },
 ): Promise<LiveConfig<T>>;
 export function liveConfig(path: string, options?: object): Promise<LiveConfig<unknown>> {
   // Bad arguments reject, as fs/promises does: `.catch()` and `await` see the same thing.
@@ -195,14 +222,26 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
   }
 }
 
+/** Every option name of {@link LiveConfigOptions}: the watch's (from watcher.ts) and liveConfig's own. */
+const OPTION_NAMES: ReadonlySet<string> = new Set([...LIVE_CONFIG_OPTIONS, 'parseTimeoutMs']);
+
 function startLiveConfig(path: string, options: object | undefined): Promise<LiveConfig<unknown>> {
   const where = 'liveConfig()';
   const given = pathArgument(where, 'path', path);
   const o = optionsObject(where, options as LiveConfigOptions<unknown> | undefined);
   if ('runOnStart' in o) throw new TypeError(`${where}: option "runOnStart" is not supported; the file is always re-read once watched`);
-  checkOptionNames(where, o, LIVE_CONFIG_OPTIONS);
-  const { parse: parseValue, onChange: onChangeValue, onError: onErrorValue, allowEmpty: allowEmptyValue, deadlineMs: deadlineValue, ...watchOptions } = o;
-  const parse = functionOption<(content: string) => unknown>(where, 'parse', parseValue) ?? ((content: string) => content);
+  checkOptionNames(where, o, OPTION_NAMES);
+  const {
+    parse: parseValue,
+    parseTimeoutMs: parseTimeoutValue,
+    onChange: onChangeValue,
+    onError: onErrorValue,
+    allowEmpty: allowEmptyValue,
+    deadlineMs: deadlineValue,
+    ...watchOptions
+  } = o;
+  const userParse = functionOption<ParseFunction<unknown>>(where, 'parse', parseValue);
+  const parseTimeoutMs = numberOption(where, 'parseTimeoutMs', parseTimeoutValue, 10_000, TIMER_RANGE);
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
@@ -224,8 +263,9 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     let value: unknown;
     try {
       if (content.length === 0 && !allowEmpty) throw new EmptyFileError(given);
-      value = await parse(content);
+      value = await parse(content, signal);
     } catch (error) {
+      if (signal.aborted) throw signal.reason; // closed meanwhile: nothing to report
       current.rejectedHash = textHash;
       if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash: textHash, error }));
       report(error, { source: 'parse', paths: [given], hash: textHash });
@@ -252,10 +292,13 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     // Watch errors go to the same listener; their context has no hash.
     onError: (error, context) => report(error, context),
   });
+  // Used by reread and the first read, both after this point.
+  const parse = (content: string, signal: AbortSignal | undefined): Promise<unknown> =>
+    userParse === undefined ? Promise.resolve(content) : parseWithin(userParse, content, signal, parseTimeoutMs, settings.clock);
 
   return (async () => {
     const first = await readFileWithRetry(given, {
-      parse: async (content: string) => ({ content, value: await parse(content) }),
+      parse: async (content: string) => ({ content, value: await parse(content, settings.signal) }),
       allowEmpty,
       deadlineMs,
       // Tell before each wait, so that a process waiting for its configuration says why.
@@ -331,4 +374,51 @@ function isJsonData(value: unknown): boolean {
     for (const key in item) if (Object.hasOwn(item, key)) pending.push((item as Record<string, unknown>)[key]);
   }
   return true;
+}
+
+/**
+ * Calls `parse` with a signal of its own, and settles when it does, when `timeoutMs` runs out
+ * (rejecting with a `TimeoutError`) or when `parent` aborts (with its reason), whichever comes
+ * first; either of the last two aborts the parse's signal. Leaves no timer and no listener.
+ */
+function parseWithin(
+  parse: ParseFunction<unknown>,
+  content: string,
+  parent: AbortSignal | undefined,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<unknown> {
+  if (parent?.aborted) return Promise.reject(parent.reason);
+  const controller = new AbortController();
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      cancelTimer();
+      detach();
+      return true;
+    };
+    const giveUp = (reason: unknown): void => {
+      if (!settle()) return;
+      controller.abort(reason);
+      reject(reason);
+    };
+    const cancelTimer = startTimer(clock, timeoutMs, () =>
+      giveUp(timeoutError(`liveConfig(): parse did not settle within ${timeoutMs} ms (parseTimeoutMs)`)),
+    );
+    const detach = parent === undefined ? noop : onAbort(parent, () => giveUp(parent.reason));
+    let result: unknown;
+    try {
+      result = parse(content, Object.freeze({ signal: controller.signal }));
+    } catch (error) {
+      if (settle()) reject(error);
+      return;
+    }
+    // A later settlement is ignored, a later rejection handled: nothing reaches the host.
+    Promise.resolve(result).then(
+      (value) => void (settle() && resolve(value)),
+      (error: unknown) => void (settle() && reject(error)),
+    );
+  });
 }

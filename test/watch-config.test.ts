@@ -185,6 +185,48 @@ describe('liveConfig', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('carries its name in its events, its onError contexts and the retry events of its first read', async () => {
+    const path = join(dir, 'late.json');
+    const seen: Array<[string, unknown]> = [];
+    const channels = [
+      diagnosticsChannels.retry.retry,
+      diagnosticsChannels.watch.configChange,
+      diagnosticsChannels.watch.configRejected,
+      diagnosticsChannels.watch.hookError,
+    ];
+    const listener = (message: unknown, channel: string | symbol): void => void seen.push([String(channel), message]);
+    for (const channel of channels) diagnostics_channel.subscribe(channel, listener);
+    cleanups.push(() => void channels.forEach((channel) => diagnostics_channel.unsubscribe(channel, listener)));
+    const contexts: LiveConfigErrorContext[] = [];
+    setTimeout(() => void replace(path, '{"logLevel":"info"}'), 100);
+    const config = await liveConfig(path, {
+      name: 'app-settings',
+      parse: parseSettings,
+      debounceMs: 20,
+      intervalMs: 3_600_000,
+      onError: (_error, context) => {
+        contexts.push(context);
+        throw new Error('log sink down');
+      },
+    });
+    cleanups.push(() => config.close());
+    await replace(path, '{"logLevel": oops');
+    await pollUntil(() => seen.some(([channel]) => channel === diagnosticsChannels.watch.configRejected), 'the rejection');
+    await replace(path, '{"logLevel":"warn"}');
+    await pollUntil(() => seen.some(([channel]) => channel === diagnosticsChannels.watch.configChange), 'the change');
+
+    const names = (channel: string): unknown[] => seen.filter(([c]) => c === channel).map(([, m]) => (m as { name?: unknown }).name);
+    for (const channel of channels) {
+      expect(names(channel).length, channel).toBeGreaterThanOrEqual(1);
+      expect(new Set(names(channel)), channel).toEqual(new Set(['app-settings']));
+    }
+    expect(contexts.map((c) => [c.source, c.name])).toEqual([
+      ...contexts.filter((c) => c.source === 'load').map(() => ['load', 'app-settings']),
+      ['parse', 'app-settings'],
+    ]);
+    expect(contexts[0]!.source).toBe('load');
+  });
+
   it('rejects an empty version unless allowEmpty', async () => {
     const path = join(dir, 'settings.json');
     await writeFile(path, '{"logLevel":"info"}');
@@ -411,6 +453,7 @@ describe('liveConfig bad input rejects, naming the option', () => {
     ['deadlineMs', () => liveConfig('x', { deadlineMs: 0 }), RangeError, /"deadlineMs" must be a finite number > 0 and <= 2147483647, got 0/],
     ['parseTimeoutMs', () => liveConfig('x', { parseTimeoutMs: 0 }), RangeError, /"parseTimeoutMs" must be a finite number > 0 and <= 2147483647, got 0/],
     ['parseTimeoutMs', () => liveConfig('x', { parseTimeoutMs: '5s' as never }), TypeError, /"parseTimeoutMs" must be a finite number > 0 .*, got "5s"/],
+    ['name', () => liveConfig('x', { name: 42 as never }), TypeError, /"name" must be a string, got 42/],
     ['deadlineMs Infinity', () => liveConfig('x', { deadlineMs: Infinity }), RangeError, /"deadlineMs" .*, got Infinity/],
     ['intervalMs', () => liveConfig('x', { intervalMs: -5 }), RangeError, /"intervalMs" must be a finite number > 0, got -5/],
     ['jitter', () => liveConfig('x', { jitter: 2 }), RangeError, /"jitter"/],

@@ -7,7 +7,7 @@ import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.j
 import { MAX_TIMER_MS, startTimer, TIMER_RANGE, type Clock } from '../shared/clock.js';
 import { callHook } from '../shared/hooks.js';
 import { noop, onAbort, timeoutError } from '../shared/signals.js';
-import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { booleanOption, checkOptionNames, describe, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { watchSettings, LIVE_CONFIG_OPTIONS } from './options.js';
 import { configChangeChannel, configRejectedChannel, hookErrorChannel } from './report.js';
 import type { WakeContext, WatchErrorSource, WatchMode, WatchOptions } from './types.js';
@@ -21,6 +21,8 @@ export interface ConfigChangeEvent {
   readonly hash: string;
   /** The hash of the version it replaces. */
   readonly previousHash: string;
+  /** The `name` option of the `liveConfig` call, when it was given one. */
+  readonly name?: string | undefined;
 }
 
 /** Published, frozen, on `ridethrough:watch:config-rejected` when `liveConfig` keeps the last good version. */
@@ -31,6 +33,8 @@ export interface ConfigRejectedEvent {
   readonly hash: string;
   /** Why it was rejected (empty, or what `parse` threw). */
   readonly error: unknown;
+  /** The `name` option of the `liveConfig` call, when it was given one. */
+  readonly name?: string | undefined;
 }
 
 /** The second argument of `onChange` (the channel's {@link ConfigChangeEvent} adds `path`). */
@@ -62,6 +66,8 @@ export interface LiveConfigErrorContext {
   readonly paths: readonly string[];
   /** For `'parse'`: {@link contentHash} of the rejected text. The same text is not parsed again. */
   readonly hash?: string;
+  /** The `name` option of the `liveConfig` call, when it was given one. */
+  readonly name?: string | undefined;
 }
 
 /** The second argument of `parse` in {@link liveConfig}. */
@@ -104,6 +110,13 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    * @defaultValue 10000
    */
   parseTimeoutMs?: number | undefined;
+  /**
+   * A short label for this configuration ("app-settings", "ca-bundle"), carried in the events it
+   * publishes (`config-change`, `config-rejected`, `hook-error`), in the context `onError` gets,
+   * and in the retry events of the first read (as `readFileWithRetry`'s `name`).
+   * @defaultValue none
+   */
+  name?: string | undefined;
   /**
    * Called with each new valid version, only when `hash` changes (so not for the same JSON in
    * another key order; see {@link LiveConfig.hash}), never twice at once.
@@ -223,7 +236,7 @@ export function liveConfig(path: string, options?: object): Promise<LiveConfig<u
 }
 
 /** Every option name of {@link LiveConfigOptions}: the watch's (from watcher.ts) and liveConfig's own. */
-const OPTION_NAMES: ReadonlySet<string> = new Set([...LIVE_CONFIG_OPTIONS, 'parseTimeoutMs']);
+const OPTION_NAMES: ReadonlySet<string> = new Set([...LIVE_CONFIG_OPTIONS, 'parseTimeoutMs', 'name']);
 
 function startLiveConfig(path: string, options: object | undefined): Promise<LiveConfig<unknown>> {
   const where = 'liveConfig()';
@@ -238,8 +251,13 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     onError: onErrorValue,
     allowEmpty: allowEmptyValue,
     deadlineMs: deadlineValue,
+    name: nameValue,
     ...watchOptions
   } = o;
+  if (nameValue !== undefined && typeof nameValue !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(nameValue)}`);
+  const name = nameValue;
+  // Added to every event and context, only when given.
+  const named = name === undefined ? {} : { name };
   const userParse = functionOption<ParseFunction<unknown>>(where, 'parse', parseValue);
   const parseTimeoutMs = numberOption(where, 'parseTimeoutMs', parseTimeoutValue, 10_000, TIMER_RANGE);
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
@@ -252,7 +270,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   let state: { value: unknown; hash: string; textHash: string; rejectedHash?: string | undefined } | undefined;
   const report = (error: unknown, context: LiveConfigErrorContext): void => {
     // A hook reports: what it throws or rejects with goes to the hook-error channel, never stops the watch.
-    callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze(context));
+    callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze({ ...context, ...named }), name);
   };
 
   const reread = async ({ signal }: WakeContext): Promise<void> => {
@@ -267,7 +285,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     } catch (error) {
       if (signal.aborted) throw signal.reason; // closed meanwhile: nothing to report
       current.rejectedHash = textHash;
-      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash: textHash, error }));
+      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash: textHash, error, ...named }));
       report(error, { source: 'parse', paths: [given], hash: textHash });
       return;
     }
@@ -279,7 +297,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     }
     const previousHash = current.hash;
     state = { value, hash, textHash };
-    if (configChangeChannel.hasSubscribers) configChangeChannel.publish(Object.freeze<ConfigChangeEvent>({ path: given, hash, previousHash }));
+    if (configChangeChannel.hasSubscribers) configChangeChannel.publish(Object.freeze<ConfigChangeEvent>({ path: given, hash, previousHash, ...named }));
     try {
       await onChange?.(value, { hash, previousHash });
     } catch (error) {
@@ -289,6 +307,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   const settings = watchSettings(where, [given], reread, {
     ...watchOptions,
     runOnStart: true,
+    // TODO(lead): pass name to watchWithFallback
     // Watch errors go to the same listener; their context has no hash.
     onError: (error, context) => report(error, context),
   });
@@ -305,6 +324,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
       onRetry: ({ error }) => report(error, { source: 'load', paths: [given] }),
       clock: settings.clock,
       random: settings.random,
+      ...named,
       ...(settings.signal === undefined ? {} : { signal: settings.signal }),
     });
     if (settings.signal?.aborted) throw settings.signal.reason;

@@ -333,6 +333,19 @@ describe('liveConfig', () => {
     await expect(pending).rejects.toThrow('shutting down');
   });
 
+  it('takes every option given as undefined as if it were absent', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, 'plain');
+    const config = await liveConfig(path, {
+      parse: undefined, parseTimeoutMs: undefined, name: undefined, onChange: undefined, onError: undefined,
+      allowEmpty: undefined, deadlineMs: undefined, intervalMs: undefined, jitter: undefined, debounceMs: undefined,
+      retry: undefined, onModeChange: undefined, signal: undefined, clock: undefined, random: undefined,
+    });
+    cleanups.push(() => config.close());
+    expect(config.current).toBe('plain');
+    expect(config.mode).toBe('watching');
+  });
+
   it('close() stops following and leaves no handle behind', async () => {
     const path = join(dir, 'settings.json');
     await writeFile(path, '{"logLevel":"info"}');

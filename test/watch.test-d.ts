@@ -131,6 +131,23 @@ describe('liveConfig types', () => {
   });
 });
 
+describe('liveConfig options under exactOptionalPropertyTypes (on in tsconfig.json)', () => {
+  it('accepts undefined for every optional option, so optional values can be forwarded', () => {
+    const load = (path: string, signal?: AbortSignal, name?: string, parseTimeoutMs?: number, onChange?: (value: string) => void, intervalMs?: number) =>
+      liveConfig(path, { signal, name, parseTimeoutMs, onChange, intervalMs, debounceMs: undefined, retry: undefined, clock: undefined });
+    expectTypeOf(load).returns.toEqualTypeOf<Promise<LiveConfig<string>>>();
+    const parsed = (parse?: (text: string) => number) => liveConfig('n', { parse: parse ?? Number, deadlineMs: undefined, allowEmpty: undefined, onError: undefined });
+    expectTypeOf(parsed).returns.toEqualTypeOf<Promise<LiveConfig<number>>>();
+    // Every key, inherited from the watch or liveConfig's own: `undefined` is in its type even when required.
+    type AcceptsUndefined<O> = { [K in keyof O]-?: undefined extends Required<O>[K] ? true : false }[keyof O];
+    expectTypeOf<AcceptsUndefined<LiveConfigOptions<unknown>>>().toEqualTypeOf<true>();
+    expectTypeOf<keyof LiveConfigOptions<unknown>>().toEqualTypeOf<
+      | 'intervalMs' | 'jitter' | 'debounceMs' | 'retry' | 'onModeChange' | 'signal' | 'clock' | 'random'
+      | 'parse' | 'parseTimeoutMs' | 'name' | 'onChange' | 'onError' | 'allowEmpty' | 'deadlineMs'
+    >();
+  });
+});
+
 describe('disposal', () => {
   it('watchers and live configs are AsyncDisposable, for `await using`', () => {
     expectTypeOf(watchWithFallback('/etc/app', () => undefined)).toExtend<AsyncDisposable>();

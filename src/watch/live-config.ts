@@ -84,6 +84,15 @@ export interface LiveConfigParseContext {
 type ParseFunction<T> = (content: string, context: LiveConfigParseContext) => T | PromiseLike<T>;
 
 /**
+ * The options of {@link watchWithFallback} that {@link liveConfig} passes on, each of them
+ * accepting `undefined` (under `exactOptionalPropertyTypes`, `{ signal }` with an optional
+ * `signal` compiles). `name` is liveConfig's own (see {@link LiveConfigOptions.name}).
+ */
+type ForwardedWatchOptions = {
+  [K in keyof Omit<WatchOptions, 'onError' | 'runOnStart' | 'name'>]?: WatchOptions[K] | undefined;
+};
+
+/**
  * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
  * {@link watchWithFallback} that decide how it is followed (`runOnStart` excepted: the file is
  * always re-read once the watch is armed, so that no update between the first read and the
@@ -91,7 +100,7 @@ type ParseFunction<T> = (content: string, context: LiveConfigParseContext) => T 
  *
  * @typeParam T - What `parse` returns.
  */
-export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'runOnStart'> {
+export interface LiveConfigOptions<T> extends ForwardedWatchOptions {
   /**
    * Turns the file's text into the configuration (`JSON.parse`, a YAML parser, a schema check).
    * When it throws on a new version, that version is rejected and the last good one stays
@@ -123,25 +132,25 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    * What it throws goes to `onError` (source `'onChange'`); the version is current all the same.
    * @defaultValue none
    */
-  onChange?: (value: T, info: ConfigChangeInfo) => void | PromiseLike<void>;
+  onChange?: ((value: T, info: ConfigChangeInfo) => void | PromiseLike<void>) | undefined;
   /**
    * Told about failed first reads (before each retry), rejected versions, failed re-reads and
    * watch problems; see {@link LiveConfigErrorSource}.
    * @defaultValue none: errors are only published on the diagnostics channels
    */
-  onError?: (error: unknown, context: LiveConfigErrorContext) => void;
+  onError?: ((error: unknown, context: LiveConfigErrorContext) => void) | undefined;
   /**
    * Accept an empty file as a version. By default it is rejected: a file rewritten in place is
    * briefly empty.
    * @defaultValue false
    */
-  allowEmpty?: boolean;
+  allowEmpty?: boolean | undefined;
   /**
    * How long the first read may keep retrying (missing, empty or unparsable file) before
    * `liveConfig` rejects with the last error.
    * @defaultValue 120000
    */
-  deadlineMs?: number;
+  deadlineMs?: number | undefined;
 }
 
 /** A configuration file, loaded and followed by {@link liveConfig}. */
@@ -305,7 +314,8 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     }
   };
   const settings = watchSettings(where, [given], reread, {
-    ...watchOptions,
+    // An option given as undefined takes its default there, as if absent.
+    ...(watchOptions as Partial<WatchOptions>),
     runOnStart: true,
     // TODO(lead): pass name to watchWithFallback
     // Watch errors go to the same listener; their context has no hash.

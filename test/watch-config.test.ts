@@ -6,9 +6,9 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diagnosticsChannels, EmptyFileError, permanent } from 'ridethrough';
+import { diagnosticsChannels, EmptyFileError, permanent, subscribe } from 'ridethrough';
 import { atomicWriteFile, contentHash } from 'ridethrough/files';
-import { liveConfig, type ConfigChangeInfo, type LiveConfig, type LiveConfigErrorContext } from 'ridethrough/watch';
+import { liveConfig, type ConfigChangeInfo, type ConfigRejectedEvent, type LiveConfig, type LiveConfigErrorContext } from 'ridethrough/watch';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeletVolume } from 'ridethrough/testing';
 import { pollUntil } from './support/poll.js';
@@ -169,7 +169,7 @@ describe('liveConfig', () => {
     await pollUntil(() => errors.length === 1, 'the rejection');
     expect(errors[0]!.error).toBeInstanceOf(SyntaxError);
     expect(errors[0]!.context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel": oops') });
-    expect(rejected).toEqual([{ path, hash: contentHash('{"logLevel": oops'), error: errors[0]!.error }]);
+    expect(rejected).toEqual([{ path, source: 'parse', hash: contentHash('{"logLevel": oops'), error: errors[0]!.error }]);
     expect(config.current).toEqual({ logLevel: 'info' });
     expect(config.hash).toBe(goodHash);
 
@@ -225,6 +225,46 @@ describe('liveConfig', () => {
       ['parse', 'app-settings'],
     ]);
     expect(contexts[0]!.source).toBe('load');
+  });
+
+  it('publishes what parse refuses on the first read on config-rejected (source load), and empty new versions (source parse)', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel": 7}');
+    const rejected: ConfigRejectedEvent[] = [];
+    const unsubscribe = subscribe('ridethrough:watch:config-rejected', (event) => void rejected.push(event));
+    cleanups.push(unsubscribe);
+    setTimeout(() => void replace(path, '{"logLevel":"info"}'), 150);
+    const config = await liveConfig(path, { parse: parseSettings, name: 'app', debounceMs: 20, intervalMs: 3_600_000 });
+    cleanups.push(() => config.close());
+    expect(rejected.length).toBeGreaterThanOrEqual(1);
+    for (const event of rejected) {
+      expect(event).toEqual({ path, source: 'load', hash: contentHash('{"logLevel": 7}'), error: expect.any(TypeError), name: 'app' });
+      expect(Object.isFrozen(event)).toBe(true);
+    }
+    const atLoad = rejected.length;
+    await writeFile(path, '');
+    await pollUntil(() => rejected.length > atLoad, 'the empty version rejected');
+    expect(rejected[atLoad]).toEqual({ path, source: 'parse', hash: contentHash(''), error: expect.any(EmptyFileError), name: 'app' });
+    expect(config.current).toEqual({ logLevel: 'info' });
+  });
+
+  it('publishes an onChange failure on the hook-error channel, as well as telling onError', async () => {
+    const path = join(dir, 'settings.json');
+    await writeFile(path, '{"logLevel":"info"}');
+    const failure = new Error('could not apply');
+    const hookErrors: unknown[] = [];
+    cleanups.push(subscribe('ridethrough:watch:hook-error', (event) => void hookErrors.push(event)));
+    const config = await liveConfig(path, {
+      name: 'app',
+      debounceMs: 20,
+      onChange: async () => {
+        throw failure;
+      },
+    });
+    cleanups.push(() => config.close());
+    await replace(path, '{"logLevel":"warn"}');
+    await pollUntil(() => hookErrors.length === 1, 'the hook error');
+    expect(hookErrors).toEqual([{ hook: 'onChange', error: failure, name: 'app' }]);
   });
 
   it('rejects an empty version unless allowEmpty', async () => {
@@ -400,7 +440,7 @@ describe('liveConfig parse time limit (parseTimeoutMs)', () => {
       expect((error as Error).name).toBe('TimeoutError');
       expect((error as Error).message).toMatch(/parse did not settle within 200 ms/);
       expect(context).toEqual({ source: 'parse', paths: [path], hash: contentHash('{"logLevel":"hang"}') });
-      expect(rejected).toEqual([{ path, hash: contentHash('{"logLevel":"hang"}'), error }]);
+      expect(rejected).toEqual([{ path, source: 'parse', hash: contentHash('{"logLevel":"hang"}'), error }]);
       expect(signals.at(-1)!.aborted).toBe(true);
       expect(signals.at(-1)!.reason).toBe(error);
       expect(config.current).toEqual({ logLevel: 'info' });

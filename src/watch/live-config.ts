@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.js';
 import { MAX_TIMER_MS, startTimer, TIMER_RANGE, type Clock } from '../shared/clock.js';
-import { callHook } from '../shared/hooks.js';
+import { callHook, type HookErrorEvent } from '../shared/hooks.js';
 import { noop, onAbort, timeoutError } from '../shared/signals.js';
 import { booleanOption, checkOptionNames, describe, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { watchSettings, LIVE_CONFIG_OPTIONS } from './options.js';
@@ -25,13 +25,23 @@ export interface ConfigChangeEvent {
   readonly name?: string | undefined;
 }
 
-/** Published, frozen, on `ridethrough:watch:config-rejected` when `liveConfig` keeps the last good version. */
+/**
+ * Published, frozen, on `ridethrough:watch:config-rejected` when `liveConfig` refuses a version:
+ * a new one (`source: 'parse'`, the last good version stays current), or, before any was loaded,
+ * one the first read got (`source: 'load'`, read again until `deadlineMs`).
+ */
 export interface ConfigRejectedEvent {
   /** The file, as given. */
   readonly path: string;
+  /**
+   * `'parse'`: a new version was empty, or `parse` threw, rejected or ran out of `parseTimeoutMs`;
+   * it is not parsed again. `'load'`: `parse` refused what the first read got (an empty file
+   * there is retried without this event: it is on `ridethrough:retry:retry`).
+   */
+  readonly source: 'load' | 'parse';
   /** {@link contentHash} of the rejected text (there is no parsed value to hash). */
   readonly hash: string;
-  /** Why it was rejected (empty, or what `parse` threw). */
+  /** Why it was rejected: an `EmptyFileError`, what `parse` threw or rejected with, or a `TimeoutError`. */
   readonly error: unknown;
   /** The `name` option of the `liveConfig` call, when it was given one. */
   readonly name?: string | undefined;
@@ -129,7 +139,8 @@ export interface LiveConfigOptions<T> extends ForwardedWatchOptions {
   /**
    * Called with each new valid version, only when `hash` changes (so not for the same JSON in
    * another key order; see {@link LiveConfig.hash}), never twice at once.
-   * What it throws goes to `onError` (source `'onChange'`); the version is current all the same.
+   * What it throws or rejects with goes to `onError` (source `'onChange'`) and is published on
+   * `ridethrough:watch:hook-error` (hook `'onChange'`); the version is current all the same.
    * @defaultValue none
    */
   onChange?: ((value: T, info: ConfigChangeInfo) => void | PromiseLike<void>) | undefined;
@@ -282,6 +293,10 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     callHook(hookErrorChannel, 'onError', onError && ((c: LiveConfigErrorContext) => onError(error, c)), Object.freeze({ ...context, ...named }), name);
   };
 
+  const publishRejected = (source: ConfigRejectedEvent['source'], hash: string, error: unknown): void => {
+    if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, source, hash, error, ...named }));
+  };
+
   const reread = async ({ signal }: WakeContext): Promise<void> => {
     const current = state!;
     const content = await readFile(given, { encoding: 'utf8', signal }); // a failure is retried by the watch
@@ -294,7 +309,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     } catch (error) {
       if (signal.aborted) throw signal.reason; // closed meanwhile: nothing to report
       current.rejectedHash = textHash;
-      if (configRejectedChannel.hasSubscribers) configRejectedChannel.publish(Object.freeze<ConfigRejectedEvent>({ path: given, hash: textHash, error, ...named }));
+      publishRejected('parse', textHash, error);
       report(error, { source: 'parse', paths: [given], hash: textHash });
       return;
     }
@@ -310,6 +325,8 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     try {
       await onChange?.(value, { hash, previousHash });
     } catch (error) {
+      // A hook's failure is on the hook-error channel, as every hook's, and told to onError.
+      if (hookErrorChannel.hasSubscribers) hookErrorChannel.publish(Object.freeze<HookErrorEvent>({ hook: 'onChange', error, ...named }));
       report(error, { source: 'onChange', paths: [given] });
     }
   };
@@ -327,7 +344,14 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
 
   return (async () => {
     const first = await readFileWithRetry(given, {
-      parse: async (content: string) => ({ content, value: await parse(content, settings.signal) }),
+      parse: async (content: string) => {
+        try {
+          return { content, value: await parse(content, settings.signal) };
+        } catch (error) {
+          if (!settings.signal?.aborted) publishRejected('load', contentHash(content), error);
+          throw error;
+        }
+      },
       allowEmpty,
       deadlineMs,
       // Tell before each wait, so that a process waiting for its configuration says why.

@@ -185,7 +185,7 @@ describe('liveConfig', () => {
     expect(errors).toHaveLength(2);
   });
 
-  it('carries its name in its events, its onError contexts and the retry events of its first read', async () => {
+  it('carries its name in its events, its onError contexts, the retry events of its first read and its watch events', async () => {
     const path = join(dir, 'late.json');
     const seen: Array<[string, unknown]> = [];
     const channels = [
@@ -193,6 +193,7 @@ describe('liveConfig', () => {
       diagnosticsChannels.watch.configChange,
       diagnosticsChannels.watch.configRejected,
       diagnosticsChannels.watch.hookError,
+      diagnosticsChannels.watch.wake, // the watch's own, through watchWithFallback's name
     ];
     const listener = (message: unknown, channel: string | symbol): void => void seen.push([String(channel), message]);
     for (const channel of channels) diagnostics_channel.subscribe(channel, listener);

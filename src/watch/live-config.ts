@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.js';
 import { MAX_TIMER_MS, TIMER_RANGE } from '../shared/clock.js';
 import { callHook, type HookErrorEvent } from '../shared/hooks.js';
-import { booleanOption, checkOptionNames, describe, functionOption, numberOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
 import { parseWithin, versionHash } from './config-version.js';
 import { watchSettings, LIVE_CONFIG_OPTIONS } from './options.js';
 import { configChangeChannel, configRejectedChannel, hookErrorChannel } from './report.js';
@@ -94,15 +94,6 @@ export interface LiveConfigParseContext {
 type ParseFunction<T> = (content: string, context: LiveConfigParseContext) => T | PromiseLike<T>;
 
 /**
- * The options of {@link watchWithFallback} that {@link liveConfig} passes on, each of them
- * accepting `undefined` (under `exactOptionalPropertyTypes`, `{ signal }` with an optional
- * `signal` compiles). `name` is liveConfig's own (see {@link LiveConfigOptions.name}).
- */
-type ForwardedWatchOptions = {
-  [K in keyof Omit<WatchOptions, 'onError' | 'runOnStart' | 'name'>]?: WatchOptions[K] | undefined;
-};
-
-/**
  * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
  * {@link watchWithFallback} that decide how it is followed (`runOnStart` excepted: the file is
  * always re-read once the watch is armed, so that no update between the first read and the
@@ -110,7 +101,7 @@ type ForwardedWatchOptions = {
  *
  * @typeParam T - What `parse` returns.
  */
-export interface LiveConfigOptions<T> extends ForwardedWatchOptions {
+export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'runOnStart' | 'name'> {
   /**
    * Turns the file's text into the configuration (`JSON.parse`, a YAML parser, a schema check).
    * When it throws on a new version, that version is rejected and the last good one stays
@@ -132,7 +123,9 @@ export interface LiveConfigOptions<T> extends ForwardedWatchOptions {
   /**
    * A short label for this configuration ("app-settings", "ca-bundle"), carried in the events it
    * publishes (`config-change`, `config-rejected`, `hook-error`), in the context `onError` gets,
-   * and in the retry events of the first read (as `readFileWithRetry`'s `name`).
+   * in the retry events of the first read (as `readFileWithRetry`'s `name`) and in the events of
+   * the watch that follows the file (as {@link WatchOptions.name}: `wake`, `error`, `mode`, the
+   * `watch:run` trace).
    * @defaultValue none
    */
   name?: string | undefined;
@@ -274,8 +267,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     name: nameValue,
     ...watchOptions
   } = o;
-  if (nameValue !== undefined && typeof nameValue !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(nameValue)}`);
-  const name = nameValue;
+  const name = stringOption(where, 'name', nameValue);
   // Added to every event and context, only when given.
   const named = name === undefined ? {} : { name };
   const userParse = functionOption<ParseFunction<unknown>>(where, 'parse', parseValue);
@@ -334,7 +326,8 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
     // An option given as undefined takes its default there, as if absent.
     ...(watchOptions as Partial<WatchOptions>),
     runOnStart: true,
-    // TODO(lead): pass name to watchWithFallback
+    // The watch's own events (wake, error, mode, the watch:run trace) carry it too.
+    ...named,
     // Watch errors go to the same listener; their context has no hash.
     onError: (error, context) => report(error, context),
   });

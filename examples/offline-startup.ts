@@ -165,9 +165,10 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     reloadMs.push(Math.round(performance.now() - renamedAt));
     served.push(await ask());
 
-    // What an operator stamps on the pod template: the hash of the ConfigMap's data, the same
-    // value the handler reports, whoever computes it.
-    const operatorHash = contentHash(versions.v3);
+    // What an operator stamps on the pod template: the hash of the ConfigMap's data, parsed (so
+    // a re-serialisation in another key order or spacing rolls no pods), the same value the
+    // handler reports, whoever computes it.
+    const operatorHash = contentHash(JSON.parse(versions.v3));
     log(`pod template annotation: example.com/config-hash: "${operatorHash}"`);
     log(`handler reports hash ${config.hash === operatorHash ? 'the same' : `a DIFFERENT one (${config.hash})`}`);
 

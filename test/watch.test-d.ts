@@ -5,6 +5,8 @@ import {
   type LiveConfig,
   type LiveConfigErrorContext,
   type LiveConfigErrorSource,
+  type LiveConfigOptions,
+  type LiveConfigParseContext,
   type ModeChangeEvent,
   type WakeContext,
   type WakeReason,
@@ -80,6 +82,26 @@ describe('liveConfig types', () => {
     expectTypeOf(asyncParsed.current).toEqualTypeOf<number>();
   });
 
+  it('gives parse a signal, and still takes a parse of the text alone (JSON.parse)', async () => {
+    const withSignal = await liveConfig('settings.json', {
+      parse: async (text, context) => {
+        expectTypeOf(context).toEqualTypeOf<LiveConfigParseContext>();
+        expectTypeOf(context.signal).toEqualTypeOf<AbortSignal>();
+        context.signal.throwIfAborted();
+        return { size: text.length };
+      },
+      parseTimeoutMs: 5_000,
+    });
+    expectTypeOf(withSignal.current).toEqualTypeOf<{ size: number }>();
+    const json = await liveConfig('settings.json', { parse: JSON.parse, parseTimeoutMs: 1_000 });
+    expectTypeOf(json.current).toBeAny();
+    // An options object held in a variable takes a parse of the text alone too.
+    const options: LiveConfigOptions<{ size: number }> = { parse: (text) => ({ size: text.length }), parseTimeoutMs: undefined };
+    expectTypeOf((await liveConfig('settings.json', { ...options, parse: options.parse! })).current).toEqualTypeOf<{ size: number }>();
+    // @ts-expect-error parseTimeoutMs is a number of milliseconds
+    void liveConfig('x', { parseTimeoutMs: '10s' });
+  });
+
   it('types onChange from parse', () => {
     void liveConfig('settings.json', {
       parse: (text) => ({ size: text.length }),
@@ -106,6 +128,23 @@ describe('liveConfig types', () => {
     expectTypeOf<LiveConfigErrorContext['hash']>().toEqualTypeOf<string | undefined>();
     // @ts-expect-error runOnStart is not an option of liveConfig
     void liveConfig('x', { runOnStart: false });
+  });
+});
+
+describe('liveConfig options under exactOptionalPropertyTypes (on in tsconfig.json)', () => {
+  it('accepts undefined for every optional option, so optional values can be forwarded', () => {
+    const load = (path: string, signal?: AbortSignal, name?: string, parseTimeoutMs?: number, onChange?: (value: string) => void, intervalMs?: number) =>
+      liveConfig(path, { signal, name, parseTimeoutMs, onChange, intervalMs, debounceMs: undefined, retry: undefined, clock: undefined });
+    expectTypeOf(load).returns.toEqualTypeOf<Promise<LiveConfig<string>>>();
+    const parsed = (parse?: (text: string) => number) => liveConfig('n', { parse: parse ?? Number, deadlineMs: undefined, allowEmpty: undefined, onError: undefined });
+    expectTypeOf(parsed).returns.toEqualTypeOf<Promise<LiveConfig<number>>>();
+    // Every key, inherited from the watch or liveConfig's own: `undefined` is in its type even when required.
+    type AcceptsUndefined<O> = { [K in keyof O]-?: undefined extends Required<O>[K] ? true : false }[keyof O];
+    expectTypeOf<AcceptsUndefined<LiveConfigOptions<unknown>>>().toEqualTypeOf<true>();
+    expectTypeOf<keyof LiveConfigOptions<unknown>>().toEqualTypeOf<
+      | 'intervalMs' | 'jitter' | 'debounceMs' | 'retry' | 'onModeChange' | 'signal' | 'clock' | 'random'
+      | 'parse' | 'parseTimeoutMs' | 'name' | 'onChange' | 'onError' | 'allowEmpty' | 'deadlineMs'
+    >();
   });
 });
 

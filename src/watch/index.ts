@@ -63,6 +63,7 @@ export {
   type LiveConfigErrorContext,
   type LiveConfigErrorSource,
   type LiveConfigOptions,
+  type LiveConfigParseContext,
 } from './live-config.js';
 
 /** Each plain diagnostics channel of `ridethrough/watch`, mapped to its (frozen) payload. */

@@ -1,5 +1,5 @@
 /**
- * The five scenarios of examples/, end to end with real timers, real files, real sockets and
+ * The six scenarios of examples/, end to end with real timers, real files, real sockets and
  * real TLS: each must end as expected and leave nothing behind. Then `npm run demo` itself, as a
  * child process: an unknown name exits 2 with the list, and a run exits 0 by itself with the
  * summary table. Timing is bounded only where the scenario's own promise is (a refresh within a
@@ -15,6 +15,7 @@ import * as certRotation from '../examples/cert-rotation.js';
 import * as gatedRotation from '../examples/gated-rotation.js';
 import * as logStream from '../examples/log-stream.js';
 import * as offlineStartup from '../examples/offline-startup.js';
+import * as servingCertRotation from '../examples/serving-cert-rotation.js';
 import type { ScenarioProgress, ScenarioResult, ScenarioRun } from '../examples/support/scenario.js';
 import * as tokenRefresher from '../examples/token-refresher.js';
 import { leftovers } from './support/leftovers.js';
@@ -140,12 +141,50 @@ describe('the scenarios, end to end', () => {
     expect(lines).toContainEqual(expect.stringMatching(/gw-3: not ready, \d of 5 checks failed/));
     expect(lines).toContainEqual('  ready: all 3 subjects ready');
   });
+
+  it('serving-cert-rotation: serves each new certificate, fails no handshake, holds back a mismatched pair, refuses an expired one', async () => {
+    const { result, lines } = await runScenario(servingCertRotation.run, 'serving-cert-rotation');
+    const d = result.details as {
+      latencies: number[];
+      calls: number;
+      failures: string[];
+      served: string[];
+      heldBack: number;
+      mismatchServed: boolean;
+      staleAfterSwap: number;
+      expiredServed: boolean;
+      rejections: number;
+      stillServed: string;
+      naiveServed: string;
+      ready: boolean;
+      readyDetail: string;
+    };
+    expect(d.failures).toEqual([]);
+    expect(d.calls).toBeGreaterThan(20);
+    // Every generation reached new handshakes, in order, and nothing else did.
+    expect(d.served).toEqual(['#1', '#2', '#3', '#4', '#5']);
+    expect(d.latencies).toHaveLength(4);
+    // The scenario's own promise: a new certificate served within a second of its swap.
+    for (const ms of d.latencies) expect(ms).toBeLessThanOrEqual(1_000);
+    expect(d.heldBack).toBeGreaterThan(0);
+    expect(d.mismatchServed).toBe(false);
+    expect(d.staleAfterSwap).toBe(0);
+    expect(d.expiredServed).toBe(false);
+    expect(d.rejections).toBeGreaterThan(0);
+    expect(d.stillServed).toBe('#4');
+    expect(d.naiveServed).toBe('#1');
+    expect(d.ready).toBe(true);
+    expect(d.readyDetail).toMatch(/^valid until /);
+    expect(result.faultList).toEqual(['certificate renewed x3', 'new certificate beside the old key', 'expired certificate restored']);
+    expect(lines).toContainEqual(expect.stringMatching(/^refused \(liveTlsCredentials\(\): the certificate expired at .*\); still serving #4$/));
+  });
 });
 
 describe('aborting a scenario', () => {
   it.each([
     ['token-refresher', tokenRefresher.run],
     ['log-stream', logStream.run],
+    ['serving-cert-rotation', servingCertRotation.run],
   ] as const)('%s stops at once on abort and leaves nothing behind', async (_name, run) => {
     const baseline = process.getActiveResourcesInfo();
     const controller = new AbortController();
@@ -187,7 +226,7 @@ describe('npm run demo', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain('unknown scenario: no-such-scenario');
-    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation']) {
+    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation', 'serving-cert-rotation']) {
       expect(stderr).toContain(name);
     }
   });

@@ -14,16 +14,14 @@
  *
  * Run it alone: `node --import tsx examples/serving-cert-rotation.ts`.
  */
-import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { diagnosticsChannels } from 'ridethrough';
+import { subscribe } from 'ridethrough';
 import { formatReport, readinessGate } from 'ridethrough/gate';
 import { liveTlsCredentials, type CredentialsRejectedEvent, type TlsCredentials } from 'ridethrough/credentials';
-import type { RetryEvent } from 'ridethrough/retry';
 import { projectVolume, type KubeletVolume } from 'ridethrough/testing';
 import { createCertificateAuthority, issueLeaf, type CertificatePair } from './support/certs.js';
 import { runStandalone } from './support/runner.js';
@@ -128,13 +126,11 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
 
   // The re-reads that were held back (a certificate beside the wrong key), seen on the retry channel.
   const heldBack: string[] = [];
-  const onRetryEvent = (message: unknown): void => {
-    const event = message as RetryEvent;
+  const unsubscribe = subscribe('ridethrough:retry:retry', (event) => {
     if (event.name !== 'webhook') return;
     tally.attempt();
     heldBack.push(event.verdict.reason);
-  };
-  diagnostics_channel.subscribe(diagnosticsChannels.retry.retry, onRetryEvent);
+  });
   const rejections: CredentialsRejectedEvent[] = [];
   let rejected = deferred();
 
@@ -281,7 +277,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     // Aborted: reject with the caller's reason, whichever operation noticed it first.
     throw signal?.aborted ? signal.reason : error;
   } finally {
-    diagnostics_channel.unsubscribe(diagnosticsChannels.retry.retry, onRetryEvent);
+    unsubscribe();
     await clients?.stop();
     await Promise.all(servers.map(shut));
     await tls?.close();

@@ -213,11 +213,13 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
     // An expired certificate: refused, the last good pair kept.
     await pause(ROTATION_GAP_MS, signal);
     tally.fault('expired certificate restored', 'an old Secret restored from a backup: its certificate expired on 2024-01-02');
+    // The mismatch above was ridden through: nothing refused before this.
+    const refusedBeforeExpired = rejections.length;
     rejected = deferred();
     await volume.update(secret(expired));
     await within(5_000, 'the expired certificate refused', rejected.promise, signal);
     const stillServed = await call(port, ca.certPem);
-    log(`refused (${messageOf(rejections[0]!.error)}); still serving ${number.get(stillServed) ?? short(stillServed)}`);
+    log(`refused (${messageOf(rejections.at(-1)!.error)}); still serving ${number.get(stillServed) ?? short(stillServed)}`);
 
     // 5: the renewal after it is served as any other.
     await pause(ROTATION_GAP_MS, signal);
@@ -244,6 +246,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
       staleAfterSwap === 0 &&
       latencies.every((ms) => ms <= SERVE_BOUND_MS) &&
       stillServed === generations[3]!.fingerprint &&
+      refusedBeforeExpired === 0 &&
       rejections.length > 0 &&
       naiveServed === first.fingerprint &&
       tls.certificate.fingerprint256 === generations.at(-1)!.fingerprint &&
@@ -266,6 +269,7 @@ export async function run(log: Log, signal?: AbortSignal, onProgress?: ProgressL
         mismatchServed,
         staleAfterSwap,
         expiredServed: clients.firstSeen.has(expired.fingerprint),
+        refusedBeforeExpired,
         rejections: rejections.length,
         stillServed: number.get(stillServed) ?? stillServed,
         naiveServed: number.get(naiveServed) ?? naiveServed,

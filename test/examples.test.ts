@@ -153,6 +153,7 @@ describe('the scenarios, end to end', () => {
       mismatchServed: boolean;
       staleAfterSwap: number;
       expiredServed: boolean;
+      refusedBeforeExpired: number;
       rejections: number;
       stillServed: string;
       naiveServed: string;
@@ -170,6 +171,8 @@ describe('the scenarios, end to end', () => {
     expect(d.mismatchServed).toBe(false);
     expect(d.staleAfterSwap).toBe(0);
     expect(d.expiredServed).toBe(false);
+    // The mismatched pair was held back within the re-read's budget, not refused; the expired one was.
+    expect(d.refusedBeforeExpired).toBe(0);
     expect(d.rejections).toBeGreaterThan(0);
     expect(d.stillServed).toBe('#4');
     expect(d.naiveServed).toBe('#1');

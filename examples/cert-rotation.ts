@@ -4,21 +4,22 @@
  * certificate is half-written, then both are complete. A daemon that reads once at start crashes
  * (ENOENT), or worse, starts with an empty certificate that Node accepts without complaint.
  *
- * With ridethrough: readFileWithRetry under the `rules.rotatingFile` classifier retries each of
- * those moments with backoff inside a 2-minute budget, parses the pair with
- * `tls.createSecureContext`, and logs "recovered after N attempts". A key file that is complete
- * but holds no private key is not a rotation in progress: its parse marks it `permanent()` and
- * the load fails at once instead of burning the budget.
+ * With ridethrough: readFilesWithRetry reads the key and the certificate as one generation and
+ * retries each of those moments with backoff inside a 2-minute budget (a missing or empty file,
+ * a half-written one, a key that does not match its certificate: all transient), parses the pair
+ * with `tls.createSecureContext`, and logs "recovered after N attempts". A key file that is
+ * complete but holds no private key is not a rotation in progress: its parse marks it
+ * `permanent()` and the load fails at once instead of burning the budget.
  *
  * Run it alone: `node --import tsx examples/cert-rotation.ts`.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { classify, createClassifier, defaultRules, EmptyFileError, permanent, rules } from 'ridethrough/classify';
-import { readFileWithRetry } from 'ridethrough/files';
+import { classify, permanent } from 'ridethrough/classify';
+import { readFilesWithRetry } from 'ridethrough/files';
 import type { RetryEvent } from 'ridethrough/retry';
 import { selfSignedPair } from './support/certs.js';
 import { runStandalone } from './support/runner.js';
@@ -40,40 +41,36 @@ interface ClientCredentials {
   readonly fingerprint: string;
 }
 
-/** Missing or half-written is a rotation in progress; every other error keeps its usual meaning. */
-const classifyRead = createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
-
 /**
- * Loads the key and certificate as one pair: both are read in every attempt, so a failure of
- * either (missing, empty, half-written, from two different rotations) retries the pair.
+ * Loads the key and certificate as one pair: both are read in every attempt, from one
+ * generation, so a failure of either (missing, empty, half-written, from two different
+ * rotations) retries the pair.
  */
 function loadClientCredentials(
   keyPath: string,
   certPath: string,
   hooks: { onRetry?: (event: RetryEvent) => void; onRecovered?: (attempts: number) => void; signal: AbortSignal | undefined },
 ): Promise<ClientCredentials> {
-  return readFileWithRetry(keyPath, {
+  // Missing files (ENOENT) and empty ones (EmptyFileError: Node would accept an empty
+  // certificate without a word) are a rotation in progress, retried before `parse` sees them.
+  return readFilesWithRetry({ key: keyPath, cert: certPath }, {
     // The real budget: 2 minutes is how long a fresh node may wait for its certificate.
     deadlineMs: 120_000,
     // Compressed for the demo (defaults: 100 ms first wait, 5 s longest) so each stage is seen.
     initialDelayMs: 50,
     maxDelayMs: 200,
-    classify: classifyRead,
-    parse: async (keyPem) => {
-      const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(keyPem)?.[1];
+    parse: ({ key, cert }) => {
+      const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(key.toString('latin1'))?.[1];
       if (label !== undefined && !label.endsWith('PRIVATE KEY')) {
         // A complete PEM block of another kind (the certificate copied where the key belongs) is
         // no rotation in progress: no amount of waiting will fix it.
         throw permanent(new Error(`${keyPath} holds a ${label} block and no private key; check the Secret's tls.key`));
       }
-      createPrivateKey(keyPem); // a half-written key throws here (ERR_OSSL_UNSUPPORTED)
-      const certPem = await readFile(certPath, 'utf8'); // ENOENT: the rotation removed it
-      // Node accepts an empty certificate without a word: emptiness must be checked.
-      if (certPem === '') throw new EmptyFileError(certPath);
-      // A half-written certificate throws ERR_OSSL_PEM_BAD_END_LINE; key and certificate from
-      // two rotations, ERR_OSSL_X509_KEY_VALUES_MISMATCH. All transient under rotatingFile.
-      const context = createSecureContext({ key: keyPem, cert: certPem });
-      return { context, fingerprint: new X509Certificate(certPem).fingerprint256 };
+      // A half-written certificate throws ERR_OSSL_PEM_BAD_END_LINE, a half-written key
+      // ERR_OSSL_UNSUPPORTED, a key and certificate from two rotations
+      // ERR_OSSL_X509_KEY_VALUES_MISMATCH: what `parse` throws is retried, unless permanent.
+      const context = createSecureContext({ key, cert });
+      return { context, fingerprint: new X509Certificate(cert).fingerprint256 };
     },
     ...(hooks.onRetry === undefined ? {} : { onRetry: hooks.onRetry }),
     ...(hooks.onRecovered === undefined ? {} : { onRecovered: ({ attempts }) => hooks.onRecovered!(attempts) }),

@@ -1,5 +1,5 @@
 /**
- * The six scenarios of examples/, end to end with real timers, real files, real sockets and
+ * The seven scenarios of examples/, end to end with real timers, real files, real sockets and
  * real TLS: each must end as expected and leave nothing behind. Then `npm run demo` itself, as a
  * child process: an unknown name exits 2 with the list, and a run exits 0 by itself with the
  * summary table. Timing is bounded only where the scenario's own promise is (a refresh within a
@@ -16,6 +16,7 @@ import * as certRotation from '../examples/cert-rotation.js';
 import * as gatedRotation from '../examples/gated-rotation.js';
 import * as logStream from '../examples/log-stream.js';
 import * as offlineStartup from '../examples/offline-startup.js';
+import * as servingCertRotation from '../examples/serving-cert-rotation.js';
 import type { ScenarioProgress, ScenarioResult, ScenarioRun } from '../examples/support/scenario.js';
 import * as tokenRefresher from '../examples/token-refresher.js';
 import { leftovers } from './support/leftovers.js';
@@ -173,6 +174,44 @@ describe('the scenarios, end to end', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^makeApiClient: \w+ met HTTP 429 .*the server asked for 1000 ms/));
     expect(lines).toContainEqual(expect.stringMatching(/^informer: resuming from resourceVersion \d+ got 410 Expired: relisted/));
     expect(lines).toContainEqual(expect.stringMatching(/^informer: cache equals the server's \d+ pods/));
+  it('serving-cert-rotation: serves each new certificate, fails no handshake, holds back a mismatched pair, refuses an expired one', async () => {
+    const { result, lines } = await runScenario(servingCertRotation.run, 'serving-cert-rotation');
+    const d = result.details as {
+      latencies: number[];
+      calls: number;
+      failures: string[];
+      served: string[];
+      heldBack: number;
+      mismatchServed: boolean;
+      staleAfterSwap: number;
+      expiredServed: boolean;
+      refusedBeforeExpired: number;
+      rejections: number;
+      stillServed: string;
+      naiveServed: string;
+      ready: boolean;
+      readyDetail: string;
+    };
+    expect(d.failures).toEqual([]);
+    expect(d.calls).toBeGreaterThan(20);
+    // Every generation reached new handshakes, in order, and nothing else did.
+    expect(d.served).toEqual(['#1', '#2', '#3', '#4', '#5']);
+    expect(d.latencies).toHaveLength(4);
+    // The scenario's own promise: a new certificate served within a second of its swap.
+    for (const ms of d.latencies) expect(ms).toBeLessThanOrEqual(1_000);
+    expect(d.heldBack).toBeGreaterThan(0);
+    expect(d.mismatchServed).toBe(false);
+    expect(d.staleAfterSwap).toBe(0);
+    expect(d.expiredServed).toBe(false);
+    // The mismatched pair was held back within the re-read's budget, not refused; the expired one was.
+    expect(d.refusedBeforeExpired).toBe(0);
+    expect(d.rejections).toBeGreaterThan(0);
+    expect(d.stillServed).toBe('#4');
+    expect(d.naiveServed).toBe('#1');
+    expect(d.ready).toBe(true);
+    expect(d.readyDetail).toMatch(/^valid until /);
+    expect(result.faultList).toEqual(['certificate renewed x3', 'new certificate beside the old key', 'expired certificate restored']);
+    expect(lines).toContainEqual(expect.stringMatching(/^refused \(liveTlsCredentials\(\): the certificate expired at .*\); still serving #4$/));
   });
 });
 
@@ -181,6 +220,7 @@ describe('aborting a scenario', () => {
     ['token-refresher', tokenRefresher.run],
     ['log-stream', logStream.run],
     ['api-outage', apiOutage.run],
+    ['serving-cert-rotation', servingCertRotation.run],
   ] as const)('%s stops at once on abort and leaves nothing behind', async (_name, run) => {
     const baseline = process.getActiveResourcesInfo();
     const controller = new AbortController();
@@ -222,7 +262,7 @@ describe('npm run demo', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toContain('unknown scenario: no-such-scenario');
-    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation', 'api-outage']) {
+    for (const name of ['cert-rotation', 'token-refresher', 'offline-startup', 'log-stream', 'gated-rotation', 'api-outage', 'serving-cert-rotation']) {
       expect(stderr).toContain(name);
     }
   });

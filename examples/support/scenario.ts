@@ -134,6 +134,8 @@ export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * `ms`: a scenario that waits for something that never happens fails instead of hanging.
  */
 export async function within<T>(ms: number, what: string, promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  // Aborted already (during a step that takes no signal): an abort listener would never fire.
+  signal?.throwIfAborted();
   const timer = new AbortController();
   const onAbort = (): void => timer.abort(signal!.reason);
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -18,7 +18,9 @@
  * await token.close();
  * ```
  *
- * Guides: [Scenario: a certificate that rotates](../../docs/guides/scenario-cert-rotation.md),
+ * Guides: [Rotating credentials](../../docs/guides/credentials.md),
+ * [Scenario: a server whose certificate rotates](../../docs/guides/scenario-serving-cert-rotation.md),
+ * [Scenario: a certificate that rotates](../../docs/guides/scenario-cert-rotation.md),
  * [Scenario: a refresher that follows a rotated token](../../docs/guides/scenario-token-refresher.md).
  *
  * @packageDocumentation

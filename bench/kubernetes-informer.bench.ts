@@ -2,10 +2,12 @@
  * ridethrough's makeInformer beside @kubernetes/client-node's own makeInformer, on the fake API
  * server (ridethrough/testing, 127.0.0.1), in one run:
  *
- * 1. Events per second: a writer creates N pods then updates each once; the time from the first
- *    write until the informer has delivered all 2N add/update callbacks. Rounds interleaved, each
+ * 1. Events per second: a writer creates N pods then updates each once; the time until the
+ *    informer has delivered all 2N add/update callbacks. Twice: `live` (written while it watches;
+ *    end to end, writer and server included) and `backlog` (written between its list and its
+ *    watch, so the watch replays them at once: the informer's own pace). Rounds interleaved, each
  *    case on a fresh server; a floor (a bare HTTP watch whose lines are only JSON.parse'd) shows
- *    what the writer, the server and the wire cost by themselves.
+ *    what the server and the wire cost by themselves.
  * 2. Heap per cached object: 10,000 pods listed, heap after GC with the informer synced minus the
  *    heap before it; beside the same list merely kept in a variable (what the objects themselves
  *    weigh). Both informers list through the same client-node CoreV1Api call.
@@ -19,15 +21,15 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { CoreV1Api, makeInformer as clientNodeInformer, type V1Pod } from '@kubernetes/client-node';
 import { makeInformer } from 'ridethrough/kubernetes';
 import { startFakeApiServer, type FakeApiServer, type FakeObject } from 'ridethrough/testing';
-import { median, printTable, type Row } from './harness.js';
+import { median, printTable } from './harness.js';
 import { printFaults, runFaults } from './kubernetes-informer-faults.js';
 import { kubeConfigFor, PATH, podBody, resources, sleep, until } from './kubernetes-informer-support.js';
 
 type Case = 'floor' | 'client-node' | 'ridethrough';
 
-/** A bare watch: HTTP GET, split lines, JSON.parse each, count. No cache, no callbacks. */
-function bareWatch(api: FakeApiServer, onEvent: () => void): { stop: () => void } {
-  const request = http.get(`${api.url}${PATH}?watch=true&resourceVersion=${api.resourceVersion}`, (response) => {
+/** A bare watch from `resourceVersion`: HTTP GET, split lines, JSON.parse each, count. No cache, no callbacks. */
+function bareWatch(api: FakeApiServer, resourceVersion: string, onEvent: () => void): { stop: () => void } {
+  const request = http.get(`${api.url}${PATH}?watch=true&resourceVersion=${resourceVersion}`, (response) => {
     response.setEncoding('utf8');
     let buffered = '';
     response.on('data', (chunk: string) => {
@@ -42,8 +44,28 @@ function bareWatch(api: FakeApiServer, onEvent: () => void): { stop: () => void 
   return { stop: () => request.destroy() };
 }
 
-/** Events per second through one case: N creates then N updates, until all 2N are delivered. */
-async function eventsPerSecond(which: Case, n: number): Promise<number> {
+/** N creates then N updates, yielding to the event loop every 100 writes when `live`. */
+async function write(api: FakeApiServer, n: number, live: boolean): Promise<void> {
+  const created: FakeObject[] = [];
+  for (let i = 0; i < n; i++) {
+    created.push(api.create('pods', podBody(i)));
+    if (live && i % 100 === 99) await yieldToLoop();
+  }
+  for (let i = 0; i < n; i++) {
+    const pod = created[i]!;
+    api.update('pods', { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, generation: '2' } } });
+    if (live && i % 100 === 99) await yieldToLoop();
+  }
+}
+
+/**
+ * Events per second through one case, N creates and N updates, until all 2N are delivered.
+ * `live`: the informer is watching and the writer writes (timed from the first write): the
+ * writer, the in-process server and the informer share one event loop, so this is end to end.
+ * `backlog`: the writes are made after the (empty) list and before the watch opens, so the watch
+ * replays all 2N from history at once (timed from the end of the list): the informer's own pace.
+ */
+async function eventsPerSecond(which: Case, n: number, mode: 'live' | 'backlog'): Promise<number> {
   const api = await startFakeApiServer({ resources: [...resources] });
   const kc = kubeConfigFor(api);
   const core = kc.makeApiClient(CoreV1Api);
@@ -54,34 +76,37 @@ async function eventsPerSecond(which: Case, n: number): Promise<number> {
   const count = (): void => {
     if (++seen === target) allSeen();
   };
+  let started = NaN;
+  const listFn = async () => {
+    const list = await core.listNamespacedPod({ namespace: 'default' });
+    if (mode === 'backlog') await write(api, n, false);
+    started = performance.now();
+    return list;
+  };
   let stop: () => Promise<void> | void;
   if (which === 'floor') {
-    stop = bareWatch(api, count).stop;
+    const from = api.resourceVersion;
+    if (mode === 'backlog') await write(api, n, false);
+    started = performance.now();
+    stop = bareWatch(api, from, count).stop;
   } else if (which === 'client-node') {
-    const informer = clientNodeInformer<V1Pod>(kc, PATH, () => core.listNamespacedPod({ namespace: 'default' }));
+    const informer = clientNodeInformer<V1Pod>(kc, PATH, listFn);
     informer.on('add', count);
     informer.on('update', count);
     informer.on('error', () => {}); // stop() aborts the watch, which client-node reports as an error
     await informer.start();
     stop = () => informer.stop();
   } else {
-    const informer = makeInformer<V1Pod>(kc, PATH, () => core.listNamespacedPod({ namespace: 'default' }));
+    const informer = makeInformer<V1Pod>(kc, PATH, listFn);
     informer.on('add', count);
     informer.on('update', count);
     await informer.start();
     stop = () => informer.close();
   }
-  await until(() => api.watchCount === 1, `${which}'s watch`);
-  const started = performance.now();
-  const created: FakeObject[] = [];
-  for (let i = 0; i < n; i++) {
-    created.push(api.create('pods', podBody(i)));
-    if (i % 100 === 99) await yieldToLoop();
-  }
-  for (let i = 0; i < n; i++) {
-    const pod = created[i]!;
-    api.update('pods', { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, generation: '2' } } });
-    if (i % 100 === 99) await yieldToLoop();
+  if (mode === 'live') {
+    await until(() => api.watchCount === 1, `${which}'s watch`);
+    started = performance.now();
+    await write(api, n, true);
   }
   await done;
   const seconds = (performance.now() - started) / 1000;
@@ -130,22 +155,21 @@ async function heapPerObject(api: FakeApiServer, which: HeapCase, count: number)
 }
 
 // 1. Events per second.
-const N = 2000;
 const ROUNDS = 9;
 const cases: Case[] = ['floor', 'client-node', 'ridethrough'];
-await eventsPerSecond('client-node', 200); // warm up every path once
-await eventsPerSecond('ridethrough', 200);
-await eventsPerSecond('floor', 200);
-const rates: Record<Case, number[]> = { floor: [], 'client-node': [], ridethrough: [] };
-for (let r = 0; r < ROUNDS; r++) for (const which of cases) rates[which].push(await eventsPerSecond(which, N));
-const rate = (which: Case): number => median([...rates[which]]);
-const eventRows: Row[] = [
-  { name: 'floor: bare HTTP watch, JSON.parse per line', value: rate('floor'), unit: 'ev/s', ratio: rate('floor') / rate('client-node') },
-  { name: "client-node makeInformer", value: rate('client-node'), unit: 'ev/s', ratio: 1 },
-  { name: 'ridethrough makeInformer', value: rate('ridethrough'), unit: 'ev/s', ratio: rate('ridethrough') / rate('client-node') },
-];
-printTable(`events per second, ${N} creates + ${N} updates, median of ${ROUNDS} interleaved rounds (ratio to client-node; higher is faster)`, eventRows);
-for (const which of cases) console.log(`  ${which}: ${rates[which].map((v) => Math.round(v)).join(', ')} ev/s`);
+for (const [mode, n] of [['live', 2000], ['backlog', 5000]] as const) {
+  for (const which of cases) await eventsPerSecond(which, 200, mode); // warm up every path once
+  const rates: Record<Case, number[]> = { floor: [], 'client-node': [], ridethrough: [] };
+  for (let r = 0; r < ROUNDS; r++) for (const which of cases) rates[which].push(await eventsPerSecond(which, n, mode));
+  const rate = (which: Case): number => median([...rates[which]]);
+  const what = mode === 'live' ? 'written while it watches' : 'replayed from history as the watch opens';
+  printTable(`events per second, ${n} creates + ${n} updates ${what}, median of ${ROUNDS} interleaved rounds (ratio to client-node; higher is faster)`, [
+    { name: 'floor: bare HTTP watch, JSON.parse per line', value: rate('floor'), unit: 'ev/s', ratio: rate('floor') / rate('client-node') },
+    { name: 'client-node makeInformer', value: rate('client-node'), unit: 'ev/s', ratio: 1 },
+    { name: 'ridethrough makeInformer', value: rate('ridethrough'), unit: 'ev/s', ratio: rate('ridethrough') / rate('client-node') },
+  ]);
+  for (const which of cases) console.log(`  ${which}: ${rates[which].map((v) => Math.round(v)).join(', ')} ev/s`);
+}
 
 // 2. Heap per cached object.
 const OBJECTS = 10_000;

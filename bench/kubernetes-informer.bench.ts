@@ -5,9 +5,10 @@
  * 1. Events per second: a writer creates N pods then updates each once; the time until the
  *    informer has delivered all 2N add/update callbacks. Twice: `live` (written while it watches;
  *    end to end, writer and server included) and `backlog` (written between its list and its
- *    watch, so the watch replays them at once: the informer's own pace). Rounds interleaved, each
- *    case on a fresh server; a floor (a bare HTTP watch whose lines are only JSON.parse'd) shows
- *    what the server and the wire cost by themselves.
+ *    watch, so the watch replays them at once: the informer's own pace). The server and the writer
+ *    run in a child process (bench/kubernetes-informer-server.ts), so this process's CPU time per
+ *    event is the informer's alone. Rounds interleaved, each case on a fresh server; a floor (a
+ *    bare HTTP watch whose lines are only JSON.parse'd) shows what the wire and parsing cost alone.
  * 2. Heap per cached object: 10,000 pods listed, heap after GC with the informer synced minus the
  *    heap before it; beside the same list merely kept in a variable (what the objects themselves
  *    weigh). Both informers list through the same client-node CoreV1Api call.
@@ -16,20 +17,47 @@
  *
  * Needs --expose-gc (npm run bench passes it).
  */
+import { fork } from 'node:child_process';
 import http from 'node:http';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CoreV1Api, makeInformer as clientNodeInformer, type V1Pod } from '@kubernetes/client-node';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig, makeInformer as clientNodeInformer, type V1Pod } from '@kubernetes/client-node';
 import { makeInformer } from 'ridethrough/kubernetes';
-import { startFakeApiServer, type FakeApiServer, type FakeObject } from 'ridethrough/testing';
+import { startFakeApiServer, type FakeApiServer } from 'ridethrough/testing';
 import { median, printTable } from './harness.js';
 import { printFaults, runFaults } from './kubernetes-informer-faults.js';
+import type { ServerOp } from './kubernetes-informer-server.js';
 import { kubeConfigFor, PATH, podBody, resources, sleep, until } from './kubernetes-informer-support.js';
 
 type Case = 'floor' | 'client-node' | 'ridethrough';
+type ServerProcess = ReturnType<typeof startServerProcess>;
+
+/** The child process holding the fake server and the writer (bench/kubernetes-informer-server.ts). */
+function startServerProcess(): { call: (message: ServerOp) => Promise<unknown>; exit: () => Promise<void> } {
+  const child = fork(fileURLToPath(new URL('./kubernetes-informer-server.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let next = 0;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  child.on('message', (reply: { id: number; value?: unknown; error?: string }) => {
+    const waiter = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (reply.error !== undefined) waiter?.reject(new Error(reply.error));
+    else waiter?.resolve(reply.value);
+  });
+  const call = (message: ServerOp): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      child.send({ ...message, id });
+    });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { call, exit: () => (child.send({ op: 'exit', id: -1 }), exited) };
+}
 
 /** A bare watch from `resourceVersion`: HTTP GET, split lines, JSON.parse each, count. No cache, no callbacks. */
-function bareWatch(api: FakeApiServer, resourceVersion: string, onEvent: () => void): { stop: () => void } {
-  const request = http.get(`${api.url}${PATH}?watch=true&resourceVersion=${resourceVersion}`, (response) => {
+function bareWatch(url: string, resourceVersion: string, onEvent: () => void): { stop: () => void } {
+  const request = http.get(`${url}${PATH}?watch=true&resourceVersion=${resourceVersion}`, (response) => {
     response.setEncoding('utf8');
     let buffered = '';
     response.on('data', (chunk: string) => {
@@ -44,30 +72,23 @@ function bareWatch(api: FakeApiServer, resourceVersion: string, onEvent: () => v
   return { stop: () => request.destroy() };
 }
 
-/** N creates then N updates, yielding to the event loop every 100 writes when `live`. */
-async function write(api: FakeApiServer, n: number, live: boolean): Promise<void> {
-  const created: FakeObject[] = [];
-  for (let i = 0; i < n; i++) {
-    created.push(api.create('pods', podBody(i)));
-    if (live && i % 100 === 99) await yieldToLoop();
-  }
-  for (let i = 0; i < n; i++) {
-    const pod = created[i]!;
-    api.update('pods', { ...pod, metadata: { ...pod.metadata, labels: { ...pod.metadata?.labels, generation: '2' } } });
-    if (live && i % 100 === 99) await yieldToLoop();
-  }
+/** Events per second of wall time, and this process's CPU time (user + system) per event. */
+interface Rate {
+  readonly perSecond: number;
+  readonly cpuUsPerEvent: number;
 }
 
 /**
  * Events per second through one case, N creates and N updates, until all 2N are delivered.
- * `live`: the informer is watching and the writer writes (timed from the first write): the
- * writer, the in-process server and the informer share one event loop, so this is end to end.
+ * `live`: the informer is watching and the writer writes (timed from the first write).
  * `backlog`: the writes are made after the (empty) list and before the watch opens, so the watch
  * replays all 2N from history at once (timed from the end of the list): the informer's own pace.
+ * The server and the writer run in a child process: the CPU time is the informer's process alone.
  */
-async function eventsPerSecond(which: Case, n: number, mode: 'live' | 'backlog'): Promise<number> {
-  const api = await startFakeApiServer({ resources: [...resources] });
-  const kc = kubeConfigFor(api);
+async function eventsPerSecond(server: ServerProcess, which: Case, n: number, mode: 'live' | 'backlog'): Promise<Rate> {
+  const kc = new KubeConfig();
+  kc.loadFromOptions((await server.call({ op: 'start' })) as Parameters<KubeConfig['loadFromOptions']>[0]);
+  const url = kc.getCurrentCluster()!.server;
   const core = kc.makeApiClient(CoreV1Api);
   const target = 2 * n;
   let seen = 0;
@@ -77,18 +98,23 @@ async function eventsPerSecond(which: Case, n: number, mode: 'live' | 'backlog')
     if (++seen === target) allSeen();
   };
   let started = NaN;
+  let cpuAtStart = process.cpuUsage();
+  const begin = (): void => {
+    started = performance.now();
+    cpuAtStart = process.cpuUsage();
+  };
   const listFn = async () => {
     const list = await core.listNamespacedPod({ namespace: 'default' });
-    if (mode === 'backlog') await write(api, n, false);
-    started = performance.now();
+    if (mode === 'backlog') await server.call({ op: 'write', n, live: false });
+    begin();
     return list;
   };
   let stop: () => Promise<void> | void;
   if (which === 'floor') {
-    const from = api.resourceVersion;
-    if (mode === 'backlog') await write(api, n, false);
-    started = performance.now();
-    stop = bareWatch(api, from, count).stop;
+    const from = (await server.call({ op: 'resourceVersion' })) as string;
+    if (mode === 'backlog') await server.call({ op: 'write', n, live: false });
+    begin();
+    stop = bareWatch(url, from, count).stop;
   } else if (which === 'client-node') {
     const informer = clientNodeInformer<V1Pod>(kc, PATH, listFn);
     informer.on('add', count);
@@ -104,15 +130,19 @@ async function eventsPerSecond(which: Case, n: number, mode: 'live' | 'backlog')
     stop = () => informer.close();
   }
   if (mode === 'live') {
-    await until(() => api.watchCount === 1, `${which}'s watch`);
-    started = performance.now();
-    await write(api, n, true);
+    for (let polls = 0; (await server.call({ op: 'watchCount' })) !== 1; polls++) {
+      if (polls > 5000) throw new Error(`${which}'s watch did not open`);
+      await sleep(2);
+    }
+    begin();
+    void server.call({ op: 'write', n, live: true });
   }
   await done;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuAtStart);
   await stop();
-  await api.close();
-  return target / seconds;
+  await server.call({ op: 'close' });
+  return { perSecond: target / seconds, cpuUsPerEvent: (cpu.user + cpu.system) / target };
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -157,19 +187,32 @@ async function heapPerObject(api: FakeApiServer, which: HeapCase, count: number)
 // 1. Events per second.
 const ROUNDS = 9;
 const cases: Case[] = ['floor', 'client-node', 'ridethrough'];
+const server = startServerProcess();
 for (const [mode, n] of [['live', 2000], ['backlog', 5000]] as const) {
-  for (const which of cases) await eventsPerSecond(which, 200, mode); // warm up every path once
-  const rates: Record<Case, number[]> = { floor: [], 'client-node': [], ridethrough: [] };
-  for (let r = 0; r < ROUNDS; r++) for (const which of cases) rates[which].push(await eventsPerSecond(which, n, mode));
-  const rate = (which: Case): number => median([...rates[which]]);
+  for (const which of cases) await eventsPerSecond(server, which, 200, mode); // warm up every path once
+  const rates: Record<Case, Rate[]> = { floor: [], 'client-node': [], ridethrough: [] };
+  for (let r = 0; r < ROUNDS; r++) for (const which of cases) rates[which].push(await eventsPerSecond(server, which, n, mode));
+  const rate = (which: Case): number => median(rates[which].map((x) => x.perSecond));
+  const cpu = (which: Case): number => median(rates[which].map((x) => x.cpuUsPerEvent));
   const what = mode === 'live' ? 'written while it watches' : 'replayed from history as the watch opens';
-  printTable(`events per second, ${n} creates + ${n} updates ${what}, median of ${ROUNDS} interleaved rounds (ratio to client-node; higher is faster)`, [
-    { name: 'floor: bare HTTP watch, JSON.parse per line', value: rate('floor'), unit: 'ev/s', ratio: rate('floor') / rate('client-node') },
-    { name: 'client-node makeInformer', value: rate('client-node'), unit: 'ev/s', ratio: 1 },
-    { name: 'ridethrough makeInformer', value: rate('ridethrough'), unit: 'ev/s', ratio: rate('ridethrough') / rate('client-node') },
-  ]);
-  for (const which of cases) console.log(`  ${which}: ${rates[which].map((v) => Math.round(v)).join(', ')} ev/s`);
+  const label: Record<Case, string> = {
+    floor: 'floor: bare HTTP watch, JSON.parse per line',
+    'client-node': 'client-node makeInformer',
+    ridethrough: 'ridethrough makeInformer',
+  };
+  printTable(
+    `events per second, ${n} creates + ${n} updates ${what}, median of ${ROUNDS} interleaved rounds (ratio to client-node; higher is faster)`,
+    cases.map((which) => ({
+      name: label[which],
+      value: rate(which),
+      unit: 'ev/s',
+      ratio: rate(which) / rate('client-node'),
+      note: `CPU ${cpu(which).toFixed(1)} us/event (${(cpu(which) / cpu('client-node')).toFixed(2)}x)`,
+    })),
+  );
+  for (const which of cases) console.log(`  ${which}: ${rates[which].map((v) => Math.round(v.perSecond)).join(', ')} ev/s`);
 }
+await server.exit();
 
 // 2. Heap per cached object.
 const OBJECTS = 10_000;

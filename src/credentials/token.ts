@@ -161,6 +161,7 @@ async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
     parse: (text: string) => toToken(s.file, text),
     deadlineMs: s.deadlineMs,
     clock: s.clock,
+    ...(s.hooks.name === undefined ? {} : { name: s.hooks.name }),
     ...(s.signal === undefined ? {} : { signal: s.signal }),
   });
   s.signal?.throwIfAborted();

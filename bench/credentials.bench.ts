@@ -2,32 +2,34 @@
  * liveTlsCredentials under rotation: TLS handshakes per second through an https server on
  * 127.0.0.1 whose certificate and key a kubelet-style volume (ridethrough/testing's
  * projectVolume) rotates every ~200 ms, against the same attached server whose files do not
- * change, and against a plain https server given a fixed certificate. Also: failed handshakes,
- * counted on both sides (client errors, the server's `tlsClientError`); the server thread's busy
- * time per handshake; and for each rotation the time from the `..data` swap to the first
- * handshake that presented the new certificate.
+ * change, and against a plain https server given a fixed certificate. Also: the server
+ * process's CPU time per handshake, failed handshakes counted on both sides (client errors, the
+ * server's `tlsClientError`), and for each rotation the time from the `..data` swap to the
+ * first handshake that presented the new certificate.
  *
- * Threads: the servers and their liveTlsCredentials run on the main thread; the clients in a
- * worker (`CLIENTS` concurrent loops of connect + full handshake, TLS 1.3, certificate verified
- * against the test CA, no session reuse, graceful close); the rotations in another worker
- * playing the kubelet (which is another process in a real pod), importing projectVolume from
- * the built dist/. The cases run in interleaved slices (`ROUNDS` rounds of one slice each, each
- * round starting with the next case), so a change in machine load colours every case alike.
- * Ratios are the median of each round's ratio to the baseline slice of the same round.
+ * Processes: the servers and their liveTlsCredentials run in a process of their own
+ * (bench/credentials-server.ts, forked), so that their CPU time is theirs alone; this process
+ * plays the kubelet (the rotations) and runs the clients in a worker thread (`CLIENTS`
+ * concurrent loops of connect + full handshake, TLS 1.3, certificate verified against the test
+ * CA, no session reuse, graceful close). The cases run in interleaved slices (`ROUNDS` rounds of
+ * one slice each, each round starting with the next case), so a change in machine load colours
+ * every case alike; ratios are the median of each round's ratio to the baseline slice of that
+ * round.
  *
  * Run: `npm run bench -- credentials` (or `node --expose-gc --import tsx bench/credentials.bench.ts`
  * with TSX_TSCONFIG_PATH=bench/tsconfig.json, after `npm run build`).
  * `CRED_BENCH_SLICE_MS`, `CRED_BENCH_ROUNDS`, `CRED_BENCH_CLIENTS` change the defaults
  * (1000 ms slices, 8 rounds, 8 concurrent clients).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server as HttpsServer } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { liveTlsCredentials, type TlsCredentials } from 'ridethrough/credentials';
-import { projectVolume } from 'ridethrough/testing';
+import { projectVolume, type KubeletVolume } from 'ridethrough/testing';
 import { createCa, issue, type Issued } from '../test/support/certs.js';
+import type { ServerMark, ServerSetup } from './credentials-server.js';
 import { median, percentile, printTable, type Row } from './harness.js';
 
 const SLICE_MS = Number(process.env.CRED_BENCH_SLICE_MS ?? 1000);
@@ -97,85 +99,50 @@ interface Swap {
   swappedAt: number;
 }
 
-/**
- * The kubelet: projects the volume, then on each `{ forMs }` rotates it every ROTATE_EVERY_MS
- * for that long and answers with the swaps. projectVolume comes from the built dist/.
- */
-const KUBELET_CODE = `
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  const { projectVolume } = await import(workerData.testingUrl);
-  const { leaves, dir, everyMs } = workerData;
-  const payload = (leaf) => ({ 'tls.crt': leaf.certPem, 'tls.key': leaf.keyPem });
-  const volume = await projectVolume(payload(leaves[0]), { dir });
-  let next = 1;
-  parentPort.on('message', async ({ forMs }) => {
-    const until = performance.now() + forMs;
-    const swaps = [];
-    while (performance.now() < until) {
-      const started = performance.now();
-      const leaf = leaves[next];
-      next = (next + 1) % leaves.length;
-      const { renamedAt } = await volume.update(payload(leaf));
-      swaps.push({ fingerprint: leaf.fingerprint, swappedAt: performance.timeOrigin + renamedAt });
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, everyMs - (performance.now() - started))));
-    }
-    parentPort.postMessage({ swaps });
-  });
-  parentPort.postMessage({ files: { cert: volume.path('tls.crt'), key: volume.path('tls.key') } });
-})();
-`;
-
-/** A worker answering one message with one message. */
-function asker<Q, A>(worker: Worker): (question: Q) => Promise<A> {
+/** A worker or child process answering one message with one message. */
+function asker<Q, A>(peer: Worker | ChildProcess): (question: Q) => Promise<A> {
   let pending: { resolve: (answer: A) => void; reject: (error: unknown) => void } | undefined;
-  worker.on('message', (answer: A) => pending?.resolve(answer));
-  worker.on('error', (error) => pending?.reject(error));
+  peer.on('message', (answer: A) => pending?.resolve(answer));
+  peer.on('error', (error) => pending?.reject(error));
+  peer.on('exit', (code) => pending?.reject(new Error(`exited with ${code}`)));
   return (question) =>
     new Promise((resolve, reject) => {
       pending = { resolve, reject };
-      worker.postMessage(question);
+      if (peer instanceof Worker) peer.postMessage(question);
+      else peer.send(question as object);
     });
+}
+
+/** Rotates `volume` every ROTATE_EVERY_MS for `forMs`, as the kubelet projects a renewed Secret (cert and key swapped together). */
+async function rotate(volume: KubeletVolume, leaves: readonly Issued[], forMs: number, state: { next: number }): Promise<Swap[]> {
+  const until = performance.now() + forMs;
+  const swaps: Swap[] = [];
+  while (performance.now() < until) {
+    const started = performance.now();
+    const leaf = leaves[state.next]!;
+    state.next = (state.next + 1) % leaves.length;
+    const { renamedAt } = await volume.update({ 'tls.crt': leaf.certPem, 'tls.key': leaf.keyPem });
+    swaps.push({ fingerprint: leaf.fingerprint, swappedAt: performance.timeOrigin + renamedAt });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ROTATE_EVERY_MS - (performance.now() - started))));
+  }
+  return swaps;
 }
 
 interface Case {
   name: string;
-  server: HttpsServer;
   port: number;
   /** Runs during each slice for `forMs` (the kubelet's rotations); resolves with the swaps. */
   during?: (forMs: number) => Promise<Swap[]>;
   rates: number[];
-  /** Busy time of the server's thread (this one) per handshake, µs, each slice. */
-  busyUs: number[];
-  /** Server thread utilization, each slice. */
+  /** CPU time of the server process per handshake, µs, each slice. */
+  cpuUs: number[];
+  /** Server event-loop utilization, each slice. */
   utilization: number[];
   handshakes: number;
   failures: number;
   errors: Record<string, number>;
   /** Handshakes the server refused (`tlsClientError`), by error code. */
   serverErrors: Record<string, number>;
-}
-
-function listen(server: HttpsServer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      const address = server.address();
-      if (address === null || typeof address === 'string') reject(new Error('no TCP address'));
-      else resolve(address.port);
-    });
-  });
-}
-
-async function newCase(name: string, server: HttpsServer, during?: Case['during']): Promise<Case> {
-  const c: Case = { name, server, port: await listen(server), rates: [], busyUs: [], utilization: [], handshakes: 0, failures: 0, errors: {}, serverErrors: {} };
-  if (during !== undefined) c.during = during;
-  server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
-    const key = error.code ?? error.message;
-    c.serverErrors[key] = (c.serverErrors[key] ?? 0) + 1;
-  });
-  return c;
 }
 
 const count = (byCode: Record<string, number>): number => Object.values(byCode).reduce((sum, n) => sum + n, 0);
@@ -188,33 +155,24 @@ async function main(): Promise<void> {
   for (let i = 0; i < GENERATIONS; i++) leaves.push(await issue(ca, `server-${i}`, { commonName: `server-${i}`, subjectAltName: 'IP:127.0.0.1' }));
   const first = leaves[0]!;
 
-  const staticVolume = await projectVolume({ 'tls.crt': first.certPem, 'tls.key': first.keyPem }, { dir: join(dir, 'static') });
-  const kubelet = new Worker(KUBELET_CODE, {
-    eval: true,
-    workerData: {
-      testingUrl: new URL('../dist/testing/index.js', import.meta.url).href,
-      dir: join(dir, 'rotated'),
-      everyMs: ROTATE_EVERY_MS,
-      leaves: leaves.map(({ certPem, keyPem, fingerprint }) => ({ certPem, keyPem, fingerprint })),
-    },
-  });
-  const rotatedFiles = await new Promise<{ cert: string; key: string }>((resolve, reject) => {
-    kubelet.once('message', (message: { files: { cert: string; key: string } }) => resolve(message.files));
-    kubelet.once('error', reject);
-  });
-  const rotate = asker<{ forMs: number }, { swaps: Swap[] }>(kubelet);
+  const payload = (leaf: Issued): Record<string, string> => ({ 'tls.crt': leaf.certPem, 'tls.key': leaf.keyPem });
+  const staticVolume = await projectVolume(payload(first), { dir: join(dir, 'static') });
+  const rotatedVolume = await projectVolume(payload(first), { dir: join(dir, 'rotated') });
+  const filesOf = (volume: KubeletVolume) => ({ cert: volume.path('tls.crt'), key: volume.path('tls.key') });
 
-  const staticTls: TlsCredentials = await liveTlsCredentials({ cert: staticVolume.path('tls.crt'), key: staticVolume.path('tls.key') }, { name: 'static' });
-  const rotatedTls: TlsCredentials = await liveTlsCredentials(rotatedFiles, { name: 'rotated' });
+  // The child inherits this process's `--import tsx` and TSX_TSCONFIG_PATH: it imports dist/ too.
+  const serverProcess = fork(fileURLToPath(new URL('./credentials-server.ts', import.meta.url)), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const server = asker<ServerSetup | 'mark' | 'close', unknown>(serverProcess);
+  const setup: ServerSetup = { fixed: { certPem: first.certPem, keyPem: first.keyPem }, staticFiles: filesOf(staticVolume), rotatedFiles: filesOf(rotatedVolume) };
+  const { ports } = (await server(setup)) as { ports: number[] };
+  const mark = async (): Promise<ServerMark> => (await server('mark')) as ServerMark;
 
-  const handler = (_request: unknown, response: { end(body: string): void }): void => response.end('ok');
-  const fixed = await newCase('plain https server, fixed certificate (baseline)', createServer({ cert: first.certPem, key: first.keyPem }, handler));
-  const attachedServer = createServer(handler);
-  staticTls.attach(attachedServer);
-  const attached = await newCase('liveTlsCredentials attached, files unchanged', attachedServer);
-  const rotatingServer = createServer(handler);
-  rotatedTls.attach(rotatingServer);
-  const rotating = await newCase(`liveTlsCredentials attached, rotated every ${ROTATE_EVERY_MS} ms`, rotatingServer, async (forMs) => (await rotate({ forMs })).swaps);
+  const newCase = (name: string, port: number): Case => ({ name, port, rates: [], cpuUs: [], utilization: [], handshakes: 0, failures: 0, errors: {}, serverErrors: {} });
+  const fixed = newCase('plain https server, fixed certificate (baseline)', ports[0]!);
+  const attached = newCase('liveTlsCredentials attached, files unchanged', ports[1]!);
+  const rotating = newCase(`liveTlsCredentials attached, rotated every ${ROTATE_EVERY_MS} ms`, ports[2]!);
+  const rotation = { next: 1 };
+  rotating.during = (forMs) => rotate(rotatedVolume, leaves, forMs, rotation);
   const cases = [fixed, attached, rotating];
 
   const clients = new Worker(CLIENT_CODE, { eval: true });
@@ -231,15 +189,15 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + round) % cases.length]!;
-      const loopBefore = performance.eventLoopUtilization();
+      const before = await mark();
       // The last swap of a slice comes SERVE_WINDOW_MS before its end, so that every swap can be seen.
       const during = c.during?.(SLICE_MS - SERVE_WINDOW_MS);
       const result = await slice({ port: c.port, ca: ca.certPem, durationMs: SLICE_MS, clients: CLIENTS });
-      const loop = performance.eventLoopUtilization(loopBefore);
       const sliceSwaps = (await during) ?? [];
+      const after = await mark();
       c.rates.push(result.handshakes / (result.elapsedMs / 1000));
-      c.utilization.push(loop.utilization);
-      c.busyUs.push((loop.active * 1000) / Math.max(1, result.handshakes));
+      c.utilization.push(performance.eventLoopUtilization(after.eventLoop, before.eventLoop).utilization);
+      c.cpuUs.push((after.cpuUs - before.cpuUs) / Math.max(1, result.handshakes));
       c.handshakes += result.handshakes;
       c.failures += result.failures;
       for (const [key, n] of Object.entries(result.errors)) c.errors[key] = (c.errors[key] ?? 0) + n;
@@ -251,7 +209,23 @@ async function main(): Promise<void> {
       }
     }
   }
+  // The cost of a rotation alone: the server process's CPU while the kubelet rotates and no
+  // client connects, against the same time with nothing happening.
+  const IDLE_ROUNDS = 3;
+  let idleCpuUs = 0;
+  let rotatingCpuUs = 0;
+  let idleSwaps = 0;
+  for (let round = 0; round < IDLE_ROUNDS; round++) {
+    let before = await mark();
+    await new Promise((resolve) => setTimeout(resolve, SLICE_MS));
+    idleCpuUs += (await mark()).cpuUs - before.cpuUs;
+    before = await mark();
+    idleSwaps += (await rotate(rotatedVolume, leaves, SLICE_MS - ROTATE_EVERY_MS / 2, rotation)).length;
+    rotatingCpuUs += (await mark()).cpuUs - before.cpuUs;
+  }
   const loadAfter = loadavg()[0]!;
+  const final = await mark();
+  cases.forEach((c, i) => (c.serverErrors = final.refused[i]!));
 
   /** The median over the rounds of `of(case) / of(baseline)`, both from the same round. */
   const pairedRatio = (values: (c: Case) => number[], c: Case): number => median(values(c).map((value, round) => value / values(fixed)[round]!));
@@ -266,15 +240,19 @@ async function main(): Promise<void> {
     })),
   );
   printTable(
-    'Server thread busy time per handshake (event-loop active time / handshakes; the kubelet runs in another thread)',
+    'Server process CPU time per handshake (user + system; the kubelet and the clients run in the bench process)',
     cases.map((c): Row => ({
       name: c.name,
-      value: median([...c.busyUs]),
+      value: median([...c.cpuUs]),
       unit: 'µs',
-      ratio: pairedRatio((x) => x.busyUs, c),
-      note: `server thread ${Math.round(median([...c.utilization]) * 100)}% busy`,
+      ratio: pairedRatio((x) => x.cpuUs, c),
+      note: `server event loop ${Math.round(median([...c.utilization]) * 100)}% busy; slices ${c.cpuUs.map((us) => Math.round(us)).join(', ')}`,
     })),
   );
+  printTable(`Server process CPU time per rotation, no clients (${idleSwaps} swaps in ${IDLE_ROUNDS} slices, against as many idle slices)`, [
+    { name: 'idle, files unchanged', value: idleCpuUs / 1000 / ((IDLE_ROUNDS * SLICE_MS) / 1000), unit: 'ms/s' },
+    { name: 'per rotation, above idle', value: (rotatingCpuUs - idleCpuUs) / 1000 / Math.max(1, idleSwaps), unit: 'ms', note: 'read both files as one generation, parse, check, two secure contexts' },
+  ]);
   printTable(
     'Failed handshakes (client errors; the server\'s tlsClientError in the note)',
     cases.map((c): Row => ({
@@ -293,13 +271,9 @@ async function main(): Promise<void> {
     { name: 'swaps no handshake presented (superseded first)', value: notServed, unit: 'swaps', note: `of ${swaps.length}` },
   ]);
 
-  await Promise.all([clients.terminate(), kubelet.terminate()]);
-  for (const c of cases) {
-    c.server.closeAllConnections();
-    await new Promise<void>((resolve) => c.server.close(() => resolve()));
-  }
-  await Promise.all([staticTls.close(), rotatedTls.close()]);
-  await staticVolume.cleanup();
+  await server('close');
+  await clients.terminate();
+  await Promise.all([staticVolume.cleanup(), rotatedVolume.cleanup()]);
   await rm(dir, { recursive: true, force: true });
 }
 

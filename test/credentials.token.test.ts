@@ -2,11 +2,13 @@
  * liveToken on the real file system: a projected token volume updated by kubelet swaps, the
  * last good token kept when a read fails or finds an empty file, check, close.
  */
+import diagnostics_channel from 'node:diagnostics_channel';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveToken, type CredentialsChangeEvent, type CredentialsRejectedEvent } from 'ridethrough/credentials';
+import type { RecoveredEvent, RetryEvent } from 'ridethrough/retry';
 import { KubeletVolume } from 'ridethrough/testing';
 import { leftovers } from './support/leftovers.js';
 import { pollUntil } from './support/poll.js';
@@ -95,6 +97,29 @@ describe('liveToken', () => {
     await writeFile(file, 'opaque-token\n');
     await using token = await loading;
     expect(token.current).toBe('opaque-token');
+  });
+
+  it('the first load carries the name option in its retry events', async () => {
+    const file = join(dir, 'token-named');
+    const retries: RetryEvent[] = [];
+    const recovered: RecoveredEvent[] = [];
+    const onRetry = (message: unknown): void => void retries.push(message as RetryEvent);
+    const onRecovered = (message: unknown): void => void recovered.push(message as RecoveredEvent);
+    diagnostics_channel.subscribe('ridethrough:retry:retry', onRetry);
+    diagnostics_channel.subscribe('ridethrough:retry:recovered', onRecovered);
+    try {
+      // The file is missing at first: the first read retries, and says so on the retry channel.
+      const loading = liveToken(file, { name: 'sa-token', deadlineMs: 20_000 });
+      await pollUntil(() => retries.length > 0, 'a retry of the first read');
+      await writeFile(file, 'opaque-token\n');
+      await using token = await loading;
+      expect(token.current).toBe('opaque-token');
+      expect(retries.map((event) => event.name)).toEqual(retries.map(() => 'sa-token'));
+      expect(recovered.map((event) => event.name)).toEqual(['sa-token']);
+    } finally {
+      diagnostics_channel.unsubscribe('ridethrough:retry:retry', onRetry);
+      diagnostics_channel.unsubscribe('ridethrough:retry:recovered', onRecovered);
+    }
   });
 
   it('close(), await using and an aborted signal leave nothing behind', async () => {

@@ -33,6 +33,7 @@ export {
   type TlsCredentials,
 } from './tls.js';
 export { liveToken, type LiveToken, type LiveTokenOptions } from './token.js';
+export type { CredentialsOptions } from './common.js';
 export {
   credentialsChannels,
   type CredentialsChangeEvent,

@@ -7,12 +7,12 @@ import { createSecureContext, type SecureContext, type SecureContextOptions, typ
 import { permanent, transient } from '../classify/index.js';
 import { contentHash, readFilesWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
-import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, describe, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
-import { onAbort } from '../shared/signals.js';
+import { checkOptionNames, describe, pathArgument } from '../shared/validate.js';
 import { watchWithFallback, type Watcher } from '../watch/index.js';
-import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, watchOptionsFrom, type Hooks, type Schedule } from './common.js';
-import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
+import {
+  announceChange, announceRejected, armed, firstReadOptions, nextWaitMs, optionNames, optionsRecord, readOptions, settingsFrom,
+  untilLifetimeWake, type CredentialsOptions, type Settings,
+} from './common.js';
 
 /** The files of {@link liveTlsCredentials}. */
 export interface TlsCredentialFiles {
@@ -24,43 +24,10 @@ export interface TlsCredentialFiles {
   readonly ca?: string | undefined;
 }
 
-/** Options of {@link liveTlsCredentials}. */
-export interface LiveTlsCredentialsOptions {
-  /** A short label carried in every event. @defaultValue none */
-  name?: string | undefined;
-  /** Told about every new pair, the first one included (frozen event). What it throws is published on the hook-error channel. @defaultValue none */
-  onChange?: ((event: CredentialsChangeEvent) => unknown) | undefined;
-  /** Told when a new version is refused and the last good pair kept (frozen event). @defaultValue none */
-  onRejected?: ((event: CredentialsRejectedEvent) => unknown) | undefined;
-  /**
-   * Longest time between two re-reads when no change is seen (controller-runtime's certwatcher
-   * polls every 10 s); re-reads come sooner at a change, at `lifetimeShare` of the lifetime and
-   * close to `notAfter`.
-   * @defaultValue 60000
-   */
-  intervalMs?: number | undefined;
-  /**
-   * Share of the certificate's lifetime (from notBefore to notAfter) at which it is re-read
-   * even if no change was seen (kubelet renews at 70-90%).
-   * @defaultValue 0.8
-   */
-  lifetimeShare?: number | undefined;
-  /** How long the first load may retry (files missing, half-written, mismatched) before rejecting. @defaultValue 120000 */
-  deadlineMs?: number | undefined;
+/** Options of {@link liveTlsCredentials}: those of {@link CredentialsOptions}, and the secure context's. */
+export interface LiveTlsCredentialsOptions extends CredentialsOptions {
   /** Extra options for every secure context made (`minVersion`, `ciphers`, ...); `cert`, `key` and `ca` come from the files. @defaultValue none */
   secureContextOptions?: Omit<SecureContextOptions, 'cert' | 'key' | 'ca'> | undefined;
-  /** Change events are gathered this long before a re-read (see `watchWithFallback`). @defaultValue 100 */
-  debounceMs?: number | undefined;
-  /** Up to this fraction of each wait is added at random (see `watchWithFallback`). @defaultValue 0.1 */
-  jitter?: number | undefined;
-  /** Aborting it closes the credentials; before the first load it rejects the call. @defaultValue none */
-  signal?: AbortSignal | undefined;
-  /** Time source for every wait. @defaultValue realClock */
-  clock?: Clock | undefined;
-  /** Wall-clock time in epoch ms, for validity checks and the lifetime schedule. @defaultValue Date.now */
-  now?: (() => number) | undefined;
-  /** Random numbers in [0, 1) for the jitter. @defaultValue Math.random */
-  random?: (() => number) | undefined;
 }
 
 /** A server {@link TlsCredentials.attach} can follow: a `tls.Server` or an `https.Server`. */
@@ -97,10 +64,7 @@ export interface TlsCredentials {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'name', 'onChange', 'onRejected', 'intervalMs', 'lifetimeShare', 'deadlineMs', 'secureContextOptions',
-  'debounceMs', 'jitter', 'signal', 'clock', 'now', 'random',
-]);
+const KNOWN_OPTIONS = optionNames(['secureContextOptions']);
 /** A re-read rides through a rotation in progress for this long, then keeps the last good pair. */
 const REREAD_DEADLINE_MS = 5_000;
 
@@ -160,19 +124,13 @@ export function liveTlsCredentials(files: TlsCredentialFiles, options?: LiveTlsC
   }
 }
 
-interface Settings {
+interface TlsSettings extends Settings {
   readonly files: Readonly<Record<string, string>>;
   readonly paths: readonly string[];
-  readonly hooks: Hooks;
-  readonly schedule: Schedule;
-  readonly deadlineMs: number;
   readonly contextOptions: Omit<SecureContextOptions, 'cert' | 'key' | 'ca'>;
-  readonly watchOptions: { debounceMs?: number; jitter?: number; random?: () => number };
-  readonly signal: AbortSignal | undefined;
-  readonly clock: Clock;
 }
 
-function configure(files: unknown, options: LiveTlsCredentialsOptions | undefined): Settings {
+function configure(files: unknown, options: LiveTlsCredentialsOptions | undefined): TlsSettings {
   const where = 'liveTlsCredentials()';
   if (files === null || typeof files !== 'object' || Array.isArray(files)) {
     throw new TypeError(`${where}: "files" must be an object { cert, key, ca? }, got ${describe(files)}`);
@@ -184,23 +142,16 @@ function configure(files: unknown, options: LiveTlsCredentialsOptions | undefine
     key: pathArgument(where, 'files.key', f.key),
   };
   if (f.ca !== undefined) paths.ca = pathArgument(where, 'files.ca', f.ca);
-  const o = optionsObject(where, options) as Record<string, unknown>;
-  checkOptionNames(where, o, KNOWN_OPTIONS);
+  const o = optionsRecord(where, options, KNOWN_OPTIONS);
   const contextOptions = o.secureContextOptions;
   if (contextOptions !== undefined && (contextOptions === null || typeof contextOptions !== 'object')) {
     throw new TypeError(`${where}: option "secureContextOptions" must be an object, got ${describe(contextOptions)}`);
   }
-  const watchOptions = watchOptionsFrom(where, o);
   return {
+    ...settingsFrom(where, o),
     files: paths,
     paths: Object.freeze(Object.values(paths)),
-    hooks: hooksFrom(where, o),
-    schedule: scheduleFrom(where, o, 60_000),
-    deadlineMs: numberOption(where, 'deadlineMs', o.deadlineMs, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 }),
-    contextOptions: (contextOptions ?? {}) as Settings['contextOptions'],
-    watchOptions,
-    signal: signalOption(where, o.signal),
-    clock: objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    contextOptions: (contextOptions ?? {}) as TlsSettings['contextOptions'],
   };
 }
 
@@ -209,7 +160,7 @@ function configure(files: unknown, options: LiveTlsCredentialsOptions | undefine
  * are checked only for a pair other than `current`: the pair in use is not refused again when it
  * expires (`check` reports that).
  */
-function toPair(s: Settings, bytes: Readonly<Record<string, Buffer>>, mark: (error: Error) => Error, current?: Pair): Pair {
+function toPair(s: TlsSettings, bytes: Readonly<Record<string, Buffer>>, mark: (error: Error) => Error, current?: Pair): Pair {
   const material = { cert: bytes.cert!, key: bytes.key!, ...(bytes.ca === undefined ? {} : { ca: bytes.ca }) };
   const certificate = new X509Certificate(material.cert); // PEM errors: mid-rotation
   const secureContext = createSecureContext({ ...s.contextOptions, ...material }); // key mismatch: mid-rotation
@@ -227,15 +178,12 @@ function validityError(code: string, message: string): Error {
   return Object.assign(new Error(`liveTlsCredentials(): ${message}`), { code });
 }
 
-async function start(s: Settings): Promise<TlsCredentials> {
-  const retryBase = { clock: s.clock, ...(s.hooks.name === undefined ? {} : { name: s.hooks.name }) };
+async function start(s: TlsSettings): Promise<TlsCredentials> {
   // First load: anything wrong may be a rotation in progress (an expired certificate about to be
   // renewed included), so all of it is retried until the deadline.
   let pair = await readFilesWithRetry(s.files, {
     parse: (bytes) => toPair(s, bytes, (error) => transient(error)),
-    deadlineMs: s.deadlineMs,
-    ...retryBase,
-    ...(s.signal === undefined ? {} : { signal: s.signal }),
+    ...firstReadOptions(s),
   });
   s.signal?.throwIfAborted();
   announceChange(s.hooks, { kind: 'tls', paths: s.paths, hash: pair.hash, previousHash: undefined, notAfter: pair.notAfter });
@@ -262,7 +210,7 @@ async function start(s: Settings): Promise<TlsCredentials> {
         deadlineMs: REREAD_DEADLINE_MS,
         initialDelayMs: 50,
         signal,
-        ...retryBase,
+        ...readOptions(s),
       });
     } catch (error) {
       if (signal.aborted) return;
@@ -284,19 +232,9 @@ async function start(s: Settings): Promise<TlsCredentials> {
     signal: lifetime.signal,
     intervalMs: () => nextWaitMs(s.schedule, untilLifetimeWake(pair.notBefore, pair.notAfter, s.schedule.lifetimeShare, s.schedule.now()), failures),
   });
-  const close = async (): Promise<void> => {
-    lifetime.abort();
-    stopFollowingSignal();
+  const close = await armed(watcher, lifetime, s.signal, () => {
     for (const detach of [...servers.values()]) detach();
-    await watcher.close();
-  };
-  const stopFollowingSignal = s.signal === undefined ? () => {} : onAbort(s.signal, () => void close());
-  await watcher.ready;
-  if (s.signal?.aborted) {
-    // Aborted while the watch was being armed: leave nothing behind before rejecting.
-    await close();
-    s.signal.throwIfAborted();
-  }
+  });
 
   const check = (): CheckOutcome => {
     if (lifetime.signal.aborted) return { ok: false, detail: 'closed: the certificate is no longer followed' };

@@ -6,40 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { EmptyFileError } from '../classify/index.js';
 import { contentHash, readFileWithRetry } from '../files/index.js';
 import type { CheckOutcome } from '../gate/index.js';
-import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, numberOption, objectOption, optionsObject, pathArgument, signalOption } from '../shared/validate.js';
-import { onAbort } from '../shared/signals.js';
+import { pathArgument } from '../shared/validate.js';
 import { watchWithFallback } from '../watch/index.js';
-import { announceChange, announceRejected, hooksFrom, nextWaitMs, scheduleFrom, untilLifetimeWake, watchOptionsFrom } from './common.js';
-import type { CredentialsChangeEvent, CredentialsRejectedEvent } from './events.js';
+import {
+  announceChange, announceRejected, armed, firstReadOptions, nextWaitMs, optionNames, optionsRecord, settingsFrom, untilLifetimeWake,
+  type CredentialsOptions, type Settings,
+} from './common.js';
 
-/** Options of {@link liveToken}. */
-export interface LiveTokenOptions {
-  /** A short label carried in every event. @defaultValue none */
-  name?: string | undefined;
-  /** Told about every new token, the first one included (frozen event; it carries the hash, never the token). @defaultValue none */
-  onChange?: ((event: CredentialsChangeEvent) => unknown) | undefined;
-  /** Told when a re-read fails or finds an empty file; the last good token stays. @defaultValue none */
-  onRejected?: ((event: CredentialsRejectedEvent) => unknown) | undefined;
-  /** Longest time between two re-reads (client-go re-reads every minute). @defaultValue 60000 */
-  intervalMs?: number | undefined;
-  /** Share of a JWT's lifetime (`iat` to `exp`) at which it is re-read (kubernetes#68164: ~80%). @defaultValue 0.8 */
-  lifetimeShare?: number | undefined;
-  /** How long the first load may retry (missing or empty file) before rejecting. @defaultValue 120000 */
-  deadlineMs?: number | undefined;
-  /** Change events are gathered this long before a re-read. @defaultValue 100 */
-  debounceMs?: number | undefined;
-  /** Up to this fraction of each wait is added at random. @defaultValue 0.1 */
-  jitter?: number | undefined;
-  /** Aborting it closes the token; before the first load it rejects the call. @defaultValue none */
-  signal?: AbortSignal | undefined;
-  /** Time source for every wait. @defaultValue realClock */
-  clock?: Clock | undefined;
-  /** Wall-clock time in epoch ms, for `exp`/`iat`. @defaultValue Date.now */
-  now?: (() => number) | undefined;
-  /** Random numbers in [0, 1) for the jitter. @defaultValue Math.random */
-  random?: (() => number) | undefined;
-}
+/** Options of {@link liveToken}: those of {@link CredentialsOptions}. */
+export type LiveTokenOptions = CredentialsOptions;
 
 /** A token file followed by {@link liveToken}. */
 export interface LiveToken {
@@ -59,9 +34,7 @@ export interface LiveToken {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'name', 'onChange', 'onRejected', 'intervalMs', 'lifetimeShare', 'deadlineMs', 'debounceMs', 'jitter', 'signal', 'clock', 'now', 'random',
-]);
+const KNOWN_OPTIONS = optionNames();
 
 interface Token {
   readonly value: string;
@@ -108,7 +81,7 @@ interface Token {
  */
 export function liveToken(path: string, options?: LiveTokenOptions): Promise<LiveToken> {
   const where = 'liveToken()';
-  let settings: ReturnType<typeof configure>;
+  let settings: TokenSettings;
   try {
     settings = configure(where, path, options);
   } catch (error) {
@@ -117,20 +90,13 @@ export function liveToken(path: string, options?: LiveTokenOptions): Promise<Liv
   return start(settings);
 }
 
-function configure(where: string, path: unknown, options: LiveTokenOptions | undefined) {
+interface TokenSettings extends Settings {
+  readonly file: string;
+}
+
+function configure(where: string, path: unknown, options: LiveTokenOptions | undefined): TokenSettings {
   const file = pathArgument(where, 'path', path);
-  const o = optionsObject(where, options) as Record<string, unknown>;
-  checkOptionNames(where, o, KNOWN_OPTIONS);
-  const watchOptions = watchOptionsFrom(where, o);
-  return {
-    file,
-    hooks: hooksFrom(where, o),
-    schedule: scheduleFrom(where, o, 60_000),
-    deadlineMs: numberOption(where, 'deadlineMs', o.deadlineMs, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 }),
-    watchOptions,
-    signal: signalOption(where, o.signal),
-    clock: objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
-  };
+  return { ...settingsFrom(where, optionsRecord(where, options, KNOWN_OPTIONS)), file };
 }
 
 function toToken(file: string, text: string): Token {
@@ -156,12 +122,10 @@ function seconds(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value * 1000 : undefined;
 }
 
-async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
+async function start(s: TokenSettings): Promise<LiveToken> {
   let token = await readFileWithRetry(s.file, {
     parse: (text: string) => toToken(s.file, text),
-    deadlineMs: s.deadlineMs,
-    clock: s.clock,
-    ...(s.signal === undefined ? {} : { signal: s.signal }),
+    ...firstReadOptions(s),
   });
   s.signal?.throwIfAborted();
   const paths = Object.freeze([s.file]);
@@ -202,18 +166,7 @@ async function start(s: ReturnType<typeof configure>): Promise<LiveToken> {
     signal: lifetime.signal,
     intervalMs: () => nextWaitMs(s.schedule, lifetimeWake(), failures),
   });
-  const close = async (): Promise<void> => {
-    lifetime.abort();
-    stopFollowingSignal();
-    await watcher.close();
-  };
-  const stopFollowingSignal = s.signal === undefined ? () => {} : onAbort(s.signal, () => void close());
-  await watcher.ready;
-  if (s.signal?.aborted) {
-    // Aborted while the watch was being armed: leave nothing behind before rejecting.
-    await close();
-    s.signal.throwIfAborted();
-  }
+  const close = await armed(watcher, lifetime, s.signal);
 
   return Object.freeze({
     path: s.file,

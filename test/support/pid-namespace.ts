@@ -60,12 +60,13 @@ export interface NamespacedWriter {
 
 /**
  * Starts `node <bundle> ...args` in a new pid namespace. `pid1: false` runs it under a shell that
- * stays pid 1, so the writer gets another pid.
+ * stays pid 1 and first runs `true` 40 times, so the writer gets a pid above 40: not one that a
+ * thread of a Node process in another namespace has there (`kill(tid, 0)` succeeds on Linux).
  */
 export function startInPidNamespace(bundle: string, args: readonly string[], view: ProcView, pid1 = true): NamespacedWriter {
   const node = [process.execPath, bundle, ...args];
   const hide = 'mount -t tmpfs -o size=16k,mode=555 hidden /proc || exit 97';
-  const run = pid1 ? 'exec "$0" "$@"' : '"$0" "$@"; exit $?';
+  const run = pid1 ? 'exec "$0" "$@"' : 'for i in $(seq 40); do /bin/true; done; "$0" "$@"; exit $?';
   const command =
     view === 'mounted'
       ? ['--pid', '--fork', '--kill-child', '--mount-proc', ...(pid1 ? node : ['sh', '-c', run, ...node])]

@@ -12,11 +12,13 @@
  * - `once <file> <bytes>`: one write, then `done` and exit;
  * - `hold <file>`: a live writer caught mid-write, deterministically: it creates a temp file for
  *   `file` with the library's own `createTempFile` (the name every write of this process uses),
- *   prints `holding <name>` and keeps it open until its stdin closes;
+ *   prints `holding <name>` and keeps it open until its stdin closes; then it renames it over
+ *   `file`, printing `renamed` (or `failed <code>`: ENOENT if someone swept it meanwhile);
  * - `writes <file> <count>`: `count` writes to `file.0` ... `file.9` in turn (the first write to
  *   each runs a sweep), printing `failed <code>` for each write that fails and `done` at the end.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { atomicWriteFile } from 'ridethrough/files';
 import { createTempFile, tempStem } from '../../src/files/temp-files.js';
@@ -47,7 +49,6 @@ switch (mode) {
     process.stdout.write('ready\n');
     for (let n = 1; ; n++) await atomicWriteFile(file, content(n));
   }
-  // eslint-disable-next-line no-fallthrough -- the loop above never ends
   case 'once':
     await atomicWriteFile(file, content(0));
     process.stdout.write('done\n');
@@ -56,7 +57,16 @@ switch (mode) {
     const temp = await createTempFile(dirname(file), tempStem(basename(file)), 0o644);
     await temp.handle.write('half-written');
     process.stdout.write(`holding ${basename(temp.path)}\n`);
-    process.stdin.resume().on('end', () => void temp.handle.close());
+    // Its stdin closed, it finishes the write as atomicWriteFile would: close, rename.
+    process.stdin.resume().on('end', () => {
+      void temp.handle
+        .close()
+        .then(() => rename(temp.path, file))
+        .then(
+          () => process.stdout.write('renamed\n'),
+          (error: unknown) => process.stdout.write(`failed ${(error as { code?: string }).code ?? String(error)}\n`),
+        );
+    });
     break;
   }
   case 'writes': {

@@ -5,8 +5,8 @@
  *   write-target.ts): replaces a file so that readers see the old content or the new, never a
  *   torn one, and durably.
  * - {@link readFileWithRetry} (read.ts) and {@link readFilesWithRetry} (read-files.ts, woken by
- *   change-wake.ts; their options in options.ts): read files that another party rotates, riding through the moments when they
- *   are missing, empty or half-written.
+ *   change-wake.ts; their options in options.ts): read files that another party rotates,
+ *   riding through the moments when they are missing, empty or half-written.
  * - {@link contentHash} (content-hash.ts): a SHA-256 of bytes or of canonical JSON, for change
  *   detection.
  *

@@ -1,7 +1,9 @@
 /**
  * The contract of issue 10 and the hangs of issue 14 (item 5) for the readers: every callback
  * throws and rejects and nothing reaches the host; a FIFO is refused at once, with no thread of
- * the pool left blocked in open().
+ * the pool left blocked in open(). And their argument errors, word for word: both readers check
+ * their options with the same code (files/options.ts), each in its own order, and take every
+ * option of `retry` (retry/options.ts), `maxRetryAfterMs` included.
  */
 import { execFile } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -12,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diagnosticsChannels, type HookErrorEvent } from 'ridethrough';
 import { readFilesWithRetry, readFileWithRetry } from 'ridethrough/files';
+import { RETRY_OPTIONS } from '../src/retry/options.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -126,5 +129,67 @@ describe('a FIFO (issue 14, item 5)', () => {
     await Promise.all([1, 2, 3, 4].map(() => readFileWithRetry(fifo, { deadlineMs: 500 }).catch(() => undefined)));
     await writeFile(join(dir, 'plain'), 'x');
     expect(await readFile(join(dir, 'plain'), 'utf8')).toBe('x');
+  });
+});
+
+describe('the readers\' argument errors, word for word', () => {
+  const message = (promise: Promise<unknown>): Promise<string> =>
+    promise.then(
+      () => 'resolved',
+      (error: Error) => `${error.constructor.name}: ${error.message}`,
+    );
+  const one = (options: unknown): Promise<string> => message(readFileWithRetry(join(dir, 'f'), options as never));
+  const many = (options: unknown): Promise<string> => message(readFilesWithRetry({ cert: join(dir, 'f') }, options as never));
+
+  // [options, readFileWithRetry's message, readFilesWithRetry's message ('' when the same with the other name)]
+  const table: [unknown, string, string][] = [
+    [5, 'TypeError: readFileWithRetry(): options must be an object, got 5', ''],
+    [[], 'TypeError: readFileWithRetry(): options must be an object, got an array', ''],
+    [{ retries: 2 }, 'TypeError: readFileWithRetry(): unknown option "retries"; did you mean "maxAttempts"? It counts calls, the first one included (retries: 2 is maxAttempts: 3)', ''],
+    [{ encodng: 'utf8' }, 'TypeError: readFileWithRetry(): unknown option "encodng"; did you mean "encoding"?', '(unknown option)'],
+    [{ encoding: 'nope' }, `RangeError: readFileWithRetry(): option "encoding" must be a Buffer encoding such as 'utf8', got "nope"`, '(unknown option)'],
+    [{ encoding: 5 }, `TypeError: readFileWithRetry(): option "encoding" must be a Buffer encoding such as 'utf8', got 5`, '(unknown option)'],
+    [{ parse: 'JSON' }, 'TypeError: readFileWithRetry(): option "parse" must be a function, got "JSON"', ''],
+    [{ allowEmpty: 'no' }, 'TypeError: readFileWithRetry(): option "allowEmpty" must be a boolean, got "no"', ''],
+    [{ classify: {} }, 'TypeError: readFileWithRetry(): option "classify" must be a function, got an object', ''],
+    [{ name: 7 }, 'TypeError: readFileWithRetry(): option "name" must be a string, got 7', ''],
+    [{ onRetry: 1 }, 'TypeError: readFileWithRetry(): option "onRetry" must be a function, got 1', ''],
+    [{ onRecovered: 'x' }, 'TypeError: readFileWithRetry(): option "onRecovered" must be a function, got "x"', ''],
+    [{ maxAttempts: 0 }, 'RangeError: retry(): option "maxAttempts" must be an integer >= 1, got 0', 'RangeError: retry(): option "maxAttempts" must be an integer >= 1, got 0'],
+    [{ deadlineMs: -1 }, 'RangeError: retry(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got -1', 'RangeError: retry(): option "deadlineMs" must be a finite number > 0 and <= 2147483647, got -1'],
+    [{ initialDelayMs: 10_000, maxDelayMs: 5 }, 'RangeError: retry(): option "initialDelayMs" (10000) must not exceed "maxDelayMs" (5)', 'RangeError: retry(): option "initialDelayMs" (10000) must not exceed "maxDelayMs" (5)'],
+    [{ clock: {} }, 'TypeError: retry(): option "clock" must be an object with now(), sleep(), got an object', 'TypeError: readFilesWithRetry(): option "clock" must be an object with now(), sleep(), got an object'],
+    // With two bad options each reader reports the first in its own order, as before.
+    [{ parse: 1, name: 2 }, 'TypeError: readFileWithRetry(): option "parse" must be a function, got 1', 'TypeError: readFilesWithRetry(): option "name" must be a string, got 2'],
+    [{ allowEmpty: 1, onRetry: 2 }, 'TypeError: readFileWithRetry(): option "allowEmpty" must be a boolean, got 1', 'TypeError: readFilesWithRetry(): option "onRetry" must be a function, got 2'],
+    [{ encoding: 5, parse: 1 }, `TypeError: readFileWithRetry(): option "encoding" must be a Buffer encoding such as 'utf8', got 5`, '(unknown option)'],
+    [{ clock: 1, parse: 1 }, 'TypeError: readFileWithRetry(): option "parse" must be a function, got 1', 'TypeError: readFilesWithRetry(): option "parse" must be a function, got 1'],
+    [{ clock: 1, maxAttempts: 0 }, 'RangeError: retry(): option "maxAttempts" must be an integer >= 1, got 0', 'TypeError: readFilesWithRetry(): option "clock" must be an object with now(), sleep(), got 1'],
+  ];
+
+  /** The list an unknown option that resembles none is answered with: every retry option (`name` last), then the reader's own. */
+  const known = (own: string[]): string => [...[...RETRY_OPTIONS].filter((n) => n !== 'name'), ...own, 'parse', 'allowEmpty', 'name'].join(', ');
+
+  it.each(table)('%j', async (options, ofOne, ofMany) => {
+    expect(await one(options)).toBe(ofOne);
+    const unknown = `TypeError: readFilesWithRetry(): unknown option "${Object.keys(options as object)[0]}"; known options: ${known([])}`;
+    expect(await many(options)).toBe(ofMany === '' ? ofOne.replace('readFileWithRetry()', 'readFilesWithRetry()') : ofMany === '(unknown option)' ? unknown : ofMany);
+  });
+
+  it('lists every option of retry, maxRetryAfterMs included, for an unknown option that resembles none', async () => {
+    expect(await one({ zzz: 1 })).toBe(`TypeError: readFileWithRetry(): unknown option "zzz"; known options: ${known(['encoding'])}`);
+    expect(await many({ zzz: 1 })).toBe(`TypeError: readFilesWithRetry(): unknown option "zzz"; known options: ${known([])}`);
+    expect(known([])).toContain('attemptTimeoutMs, maxRetryAfterMs, signal');
+  });
+
+  it('passes maxRetryAfterMs on to retry: a server wait beyond it gives up at once with the last error', async () => {
+    // A classifier that says "transient, but come back in a minute", as a Retry-After would.
+    const classify = (): { kind: 'transient'; reason: string; retryAfterMs: number } => ({ kind: 'transient', reason: 'busy', retryAfterMs: 60_000 });
+    const started = performance.now();
+    await expect(readFileWithRetry(join(dir, 'missing'), { classify, maxRetryAfterMs: 1_000 })).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(readFilesWithRetry({ cert: join(dir, 'missing') }, { classify, maxRetryAfterMs: 1_000 })).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    expect(performance.now() - started).toBeLessThan(20_000);
   });
 });

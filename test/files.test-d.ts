@@ -1,10 +1,12 @@
 import {
   atomicWriteFile,
   contentHash,
+  readFilesWithRetry,
   readFileWithRetry,
   type AtomicWriteEvent,
   type AtomicWriteOptions,
   type AtomicWriteResult,
+  type ReadFilesWithRetryOptions,
   type ReadFileWithRetryOptions,
 } from 'ridethrough/files';
 import type { RetryOptions } from 'ridethrough/retry';
@@ -98,6 +100,23 @@ describe('readFileWithRetry types', () => {
     void readFileWithRetry('f', { parse: (bytes: Buffer) => bytes.length });
     // @ts-expect-error encoding is an encoding name or null
     void readFileWithRetry('f', { encoding: 'klingon' });
+  });
+});
+
+describe('readFilesWithRetry types', () => {
+  it('takes every option of readFileWithRetry but encoding, every retry option included; parse gets the bytes by name', () => {
+    type Shared = Exclude<keyof ReadFileWithRetryOptions, 'encoding'>;
+    expectTypeOf<keyof ReadFilesWithRetryOptions>().toEqualTypeOf<Shared>();
+    expectTypeOf<keyof RetryOptions>().toExtend<keyof ReadFilesWithRetryOptions>();
+    expectTypeOf(
+      readFilesWithRetry(
+        { cert: 'tls.crt', key: 'tls.key' },
+        { maxRetryAfterMs: 60_000, deadlineMs: 1000, allowEmpty: undefined, parse: (files) => files.cert.length + files.key.length },
+      ),
+    ).resolves.toEqualTypeOf<number>();
+    expectTypeOf(readFilesWithRetry({ cert: 'tls.crt' })).resolves.toEqualTypeOf<Readonly<Record<'cert', Buffer>>>();
+    // @ts-expect-error parse always gets bytes: there is no encoding
+    void readFilesWithRetry({ cert: 'tls.crt' }, { encoding: 'utf8' });
   });
 });
 

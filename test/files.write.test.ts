@@ -6,9 +6,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
@@ -496,64 +496,122 @@ describe('atomicWriteFile: concurrency', () => {
 });
 
 describe('atomicWriteFile: temp files', () => {
-  /** Our temp files are `.<name>.<tag>-<pid>-<hex>.ridethrough-tmp`; learn this process's tag from a real one. */
-  async function ownTag(): Promise<string> {
+  interface Owner {
+    tag: string;
+    pid: number;
+    start: string;
+  }
+  /** Our temp files are `.<name>.<tag>-<pid>-<start>-<8 hex>.ridethrough-tmp`; learn this process's owner part from a real one. */
+  async function ownOwner(): Promise<Owner> {
     const probeDir = await mkdtemp(join(dir, 'probe-'));
     const temp = watchForTemp(probeDir);
     await atomicWriteFile(join(probeDir, 'p'), 'x');
     const name = await temp.name;
     temp.close();
-    const match = /^\.p\.([0-9a-f]{8})-(\d+)-[0-9a-f]{12}\.ridethrough-tmp$/.exec(name);
-    expect(match?.[2]).toBe(String(process.pid));
+    const match = /^\.p\.([0-9a-f]{8})-(\d+)-([0-9a-z]+)-[0-9a-f]{8}\.ridethrough-tmp$/.exec(name);
+    expect(match, name).not.toBeNull();
+    expect(match![2]).toBe(String(process.pid));
     await rm(probeDir, { recursive: true });
-    return match![1]!;
+    return { tag: match![1]!, pid: Number(match![2]), start: match![3]! };
   }
 
-  async function deadPid(): Promise<number> {
-    const child = spawn(process.execPath, ['-e', '0']);
-    await new Promise((resolve) => child.on('exit', resolve));
-    return child.pid!;
+  /** A process's start time as temp names carry it: field 22 of /proc/<pid>/stat, in base 36. */
+  const startOf = (pid: number | 'self'): string => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]).toString(36);
+  };
+
+  /** The tag 0.1.0 gave this process: a hash of the host name and the pid namespace. */
+  const legacyTag = (): string => sha256(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`).slice(0, 8);
+
+  /** A process that ran and exited: its pid (free again) and its start time (another incarnation's). */
+  async function deadProcess(): Promise<{ pid: number; start: string }> {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    await once(child, 'spawn');
+    const start = startOf(child.pid!);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    return { pid: child.pid!, start };
   }
 
-  it('the first write to a file in a process removes temp files of dead writers of that file, and only those', async () => {
-    const tag = await ownTag();
-    const file = join(dir, 'config.yaml');
-    await writeFile(file, 'v1');
-    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-    try {
-      const dead = await deadPid();
-      const foreignTag = tag === 'ffffffff' ? 'eeeeeeee' : 'ffffffff';
-      const names = {
-        dead: `.config.yaml.${tag}-${dead}-0123456789ab.ridethrough-tmp`,
-        live: `.config.yaml.${tag}-${sleeper.pid}-0123456789ab.ridethrough-tmp`,
-        ours: `.config.yaml.${tag}-${process.pid}-0123456789ab.ridethrough-tmp`,
-        foreignFresh: `.config.yaml.${foreignTag}-${dead}-0123456789ab.ridethrough-tmp`,
-        foreignOld: `.config.yaml.${foreignTag}-${dead}-aaaaaaaaaaaa.ridethrough-tmp`,
-        otherTarget: `.other.${tag}-${dead}-0123456789ab.ridethrough-tmp`,
-        userLookalike: `.config.yaml.${tag}-${dead}-0123456789ab.ridethrough-tmp.bak`,
-        userFile: `config.yaml.tmp`,
-      };
-      for (const name of Object.values(names)) await writeFile(join(dir, name), 'partial');
-      const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
-      await utimes(join(dir, names.foreignOld), twoHoursAgo, twoHoursAgo);
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'the first write to a file in a process removes temp files of dead writers of that file, and only those',
+    async () => {
+      const { tag, start } = await ownOwner();
+      expect(start).toBe(startOf('self'));
+      const file = join(dir, 'config.yaml');
+      await writeFile(file, 'v1');
+      const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        await once(sleeper, 'spawn');
+        const dead = await deadProcess();
+        const live = { pid: sleeper.pid!, start: startOf(sleeper.pid!) };
+        const foreignTag = tag === 'ffffffff' ? 'eeeeeeee' : 'ffffffff';
+        const old = legacyTag();
+        const names = {
+          dead: `.config.yaml.${tag}-${dead.pid}-${dead.start}-01234567.ridethrough-tmp`,
+          live: `.config.yaml.${tag}-${live.pid}-${live.start}-01234567.ridethrough-tmp`,
+          // The live pid, but another incarnation's start time (a second before this one's): that
+          // writer died and its pid went to someone else.
+          livePidReused: `.config.yaml.${tag}-${live.pid}-${(parseInt(live.start, 36) - 100).toString(36)}-01234567.ridethrough-tmp`,
+          ours: `.config.yaml.${tag}-${process.pid}-${start}-01234567.ridethrough-tmp`,
+          // Our pid, another start time: an earlier incarnation that had our pid (a previous pid 1).
+          ourPidEarlier: `.config.yaml.${tag}-${process.pid}-${dead.start}-01234567.ridethrough-tmp`,
+          foreignFresh: `.config.yaml.${foreignTag}-${dead.pid}-${dead.start}-01234567.ridethrough-tmp`,
+          foreignOld: `.config.yaml.${foreignTag}-${dead.pid}-${dead.start}-aaaaaaaa.ridethrough-tmp`,
+          // 0.1.0's names, `<tag>-<pid>-<12 hex>`:
+          legacyDead: `.config.yaml.${old}-${dead.pid}-0123456789ab.ridethrough-tmp`,
+          legacyLive: `.config.yaml.${old}-${live.pid}-0123456789ab.ridethrough-tmp`,
+          legacyOurPid: `.config.yaml.${old}-${process.pid}-0123456789ab.ridethrough-tmp`,
+          legacyOurPidOld: `.config.yaml.${old}-${process.pid}-aaaaaaaaaaaa.ridethrough-tmp`,
+          legacyForeignOld: `.config.yaml.${foreignTag}-${dead.pid}-aaaaaaaaaaaa.ridethrough-tmp`,
+          otherTarget: `.other.${tag}-${dead.pid}-${dead.start}-01234567.ridethrough-tmp`,
+          userLookalike: `.config.yaml.${tag}-${dead.pid}-${dead.start}-01234567.ridethrough-tmp.bak`,
+          userFile: `config.yaml.tmp`,
+        };
+        for (const name of Object.values(names)) await writeFile(join(dir, name), 'partial');
+        const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+        for (const name of [names.foreignOld, names.legacyOurPidOld, names.legacyForeignOld]) {
+          await utimes(join(dir, name), twoHoursAgo, twoHoursAgo);
+        }
 
-      await atomicWriteFile(file, 'v2');
-      const left = new Set(await readdir(dir));
-      expect(left.has(names.dead)).toBe(false);
-      expect(left.has(names.foreignOld)).toBe(false);
-      for (const kept of [names.live, names.ours, names.foreignFresh, names.otherTarget, names.userLookalike, names.userFile]) {
-        expect(left.has(kept), kept).toBe(true);
+        await atomicWriteFile(file, 'v2');
+        const left = new Set(await readdir(dir));
+        const removed = [names.dead, names.livePidReused, names.ourPidEarlier, names.foreignOld];
+        const removedLegacy = [names.legacyDead, names.legacyOurPidOld, names.legacyForeignOld];
+        for (const gone of [...removed, ...removedLegacy]) expect(left.has(gone), gone).toBe(false);
+        const kept = [names.live, names.ours, names.foreignFresh, names.otherTarget, names.userLookalike, names.userFile];
+        // A fresh 0.1.0 name with a live pid, ours included, may be an older copy of the library still writing.
+        const keptLegacy = [names.legacyLive, names.legacyOurPid];
+        for (const stays of [...kept, ...keptLegacy]) expect(left.has(stays), stays).toBe(true);
+        expect(await readFile(file, 'utf8')).toBe('v2');
+
+        // Later writes in this process sweep at most once a minute: a new leftover waits for that.
+        await writeFile(join(dir, names.dead), 'partial');
+        await atomicWriteFile(file, 'v3');
+        expect((await readdir(dir)).includes(names.dead)).toBe(true);
+      } finally {
+        sleeper.kill();
       }
-      expect(await readFile(file, 'utf8')).toBe('v2');
+    },
+  );
 
-      // Later writes in this process sweep at most once a minute: a new leftover waits for that.
-      await writeFile(join(dir, names.dead), 'partial');
-      await atomicWriteFile(file, 'v3');
-      expect((await readdir(dir)).includes(names.dead)).toBe(true);
-    } finally {
-      sleeper.kill();
-    }
-  });
+  it.skipIf(!existsSync('/proc/self/stat'))(
+    'removes a temp file of an earlier incarnation that had this very pid, and keeps this one\'s own',
+    async () => {
+      const { tag, start } = await ownOwner();
+      const earlier = await deadProcess(); // a real start time of another incarnation
+      const file = join(dir, 'pid1.state');
+      const leftover = `.pid1.state.${tag}-${process.pid}-${earlier.start}-89abcdef.ridethrough-tmp`;
+      const concurrent = `.pid1.state.${tag}-${process.pid}-${start}-89abcdef.ridethrough-tmp`;
+      await writeFile(join(dir, leftover), 'a dead pid 1 was writing this');
+      await writeFile(join(dir, concurrent), 'this process is writing this');
+      await atomicWriteFile(file, 'v1');
+      const left = await readdir(dir);
+      expect(left).not.toContain(leftover);
+      expect(left).toContain(concurrent);
+    },
+  );
 
   it('keeps temp names within NAME_MAX for a very long file name', async () => {
     const file = join(dir, `${'n'.repeat(250)}`);

@@ -138,10 +138,12 @@ export interface AtomicWriteTraceContext {
  * error before the rename the temporary file is removed, the target keeps its old content and
  * the call rejects with the original error (`ENOSPC` stays `ENOSPC`).
  *
- * - Temporary files are named `.<name>.<host tag>-<pid>-<random>.ridethrough-tmp`. Ones left by
- *   a writer that was killed are removed by a later write to the same file: the first one in
- *   each process, then at most once a minute (listing a large directory is not free). One whose
- *   process is still alive is never touched.
+ * - Temporary files are named `.<name>.<tag>-<pid>-<start>-<random>.ridethrough-tmp`: the writer's
+ *   process incarnation (host, boot and pid namespace; pid; start time). Ones left by a writer
+ *   that was killed are removed by a later write to the same file: the first one in each process,
+ *   then at most once a minute (listing a large directory is not free). One whose process is
+ *   still alive is never touched; one from another container or host, which cannot be checked,
+ *   once it has been untouched for an hour.
  * - Calls for the same path within a process run one after the other in call order; the last
  *   one wins. Writes from several processes are each atomic.
  * - The mode (and, when the process may set it, the owner) of the file being replaced is kept

@@ -1,11 +1,12 @@
 /**
  * `ridethrough/files`: files that survive crashes, full disks and rotation.
  *
- * - {@link atomicWriteFile} (atomic-write.ts, with temp-files.ts and write-target.ts): replaces a
- *   file so that readers see the old content or the new, never a torn one, and durably.
+ * - {@link atomicWriteFile} (atomic-write.ts, with temp-files.ts, temp-owner.ts and
+ *   write-target.ts): replaces a file so that readers see the old content or the new, never a
+ *   torn one, and durably.
  * - {@link readFileWithRetry} (read.ts) and {@link readFilesWithRetry} (read-files.ts, woken by
- *   change-wake.ts): read files that another party rotates, riding through the moments when they
- *   are missing, empty or half-written.
+ *   change-wake.ts; their options in options.ts): read files that another party rotates,
+ *   riding through the moments when they are missing, empty or half-written.
  * - {@link contentHash} (content-hash.ts): a SHA-256 of bytes or of canonical JSON, for change
  *   detection.
  *

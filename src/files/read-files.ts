@@ -5,24 +5,25 @@
 import { type Stats } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, normalize, sep } from 'node:path';
-import { createClassifier, defaultRules, rules, transient, type Classifier, type Verdict } from '../classify/index.js';
+import { transient, type Classifier, type Verdict } from '../classify/index.js';
 import { EmptyFileError } from './empty-file-error.js';
-import { retry, type RetryOptions } from '../retry/index.js';
+import { retry } from '../retry/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
-import { booleanOption, checkOptionNames, describe, functionOption, objectOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { checkOptionNames, describe, objectOption, optionsObject, pathArgument } from '../shared/validate.js';
 import { changeWake } from './change-wake.js';
-import { nameOption, readerRetryOptions, RETRY_OPTION_NAMES } from './read.js';
+import { classifyParseError, nameOption, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
+import type { ReadFileWithRetryOptions } from './read.js';
 import { readRegularFile } from './read-regular.js';
 
 /**
- * Options of {@link readFilesWithRetry}: those of `readFileWithRetry` (every {@link RetryOptions}
+ * Options of {@link readFilesWithRetry}: those of `readFileWithRetry` (every {@link retry!RetryOptions}
  * option, with the same defaults), except `encoding`: `parse` always receives bytes.
  *
  * @typeParam K - The names of the files (`'cert' | 'key'`).
  * @typeParam T - What `parse` returns.
  */
 export interface ReadFilesWithRetryOptions<K extends string = string, T = Readonly<Record<K, Buffer>>>
-  extends Omit<RetryOptions, 'deadlineMs' | 'maxAttempts' | 'maxDelayMs' | 'classify'> {
+  extends Omit<ReadFileWithRetryOptions<Buffer, T>, 'encoding' | 'parse' | 'maxDelayMs'> {
   /**
    * Turns the files of one generation (name -> bytes) into a value: `tls.createSecureContext`,
    * a check that the key matches the certificate. What it throws counts as the files being
@@ -32,42 +33,18 @@ export interface ReadFilesWithRetryOptions<K extends string = string, T = Readon
    */
   parse?: ((files: Readonly<Record<K, Buffer>>) => T | PromiseLike<T>) | undefined;
   /**
-   * Accept empty files. By default an empty file is an {@link EmptyFileError} (transient).
-   * @defaultValue false
-   */
-  allowEmpty?: boolean | undefined;
-  /**
-   * Overall time budget from the call, reads and waits included.
-   * @defaultValue 120000
-   */
-  deadlineMs?: number | undefined;
-  /**
-   * Calls in all. Unlimited by default so that the deadline is the budget.
-   * @defaultValue Infinity
-   */
-  maxAttempts?: number | undefined;
-  /**
    * Longest wait between reads; a change to one of the files ends a wait at once anyway.
    * @defaultValue 5000, or `initialDelayMs` if that is longer
    */
   maxDelayMs?: number | undefined;
-  /**
-   * Classifies errors of the reads themselves (not of `parse`).
-   * @defaultValue `createClassifier({ rules: [rules.rotatingFile, ...defaultRules] })`
-   */
-  classify?: Classifier | undefined;
-  /** A short label for this read, carried in its retry events. @defaultValue none */
-  name?: string | undefined;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'parse', 'allowEmpty', 'name']);
+const KNOWN_OPTIONS = readerOptionNames();
 
 /** kubelet's data link: `dir/..data -> ..<timestamp>`, and `dir/name -> ..data/name`. */
 const DATA_LINK = '..data';
 /** Immediate re-reads when a generation changed under the read, before waiting on the backoff. */
 const SAME_ATTEMPT_ROUNDS = 3;
-
-let readClassifier: Classifier | undefined;
 
 /**
  * Reads several files that are replaced together (a certificate and its key, a token and its CA)
@@ -132,7 +109,7 @@ export function readFilesWithRetry(
   const wake = changeWake(entries.map((entry) => entry.path), clock);
   const parseErrors = new WeakSet<object>();
   const classifyAttempt: Classifier = (error) =>
-    typeof error === 'object' && error !== null && parseErrors.has(error) ? classifyParseError(error) : classifyRead(error);
+    typeof error === 'object' && error !== null && parseErrors.has(error) ? classifyParseError(error, PARSE_FAILED) : classifyRead(error);
 
   return retry(
     async ({ signal }) => {
@@ -177,13 +154,11 @@ function configure(paths: unknown, options: ReadFilesWithRetryOptions<string, un
   if (entries.length === 0) throw new RangeError(`${where}: "paths" must name at least one file`);
   const o = optionsObject(where, options);
   checkOptionNames(where, o, KNOWN_OPTIONS);
-  const { parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, name, ...rest } = o;
+  const { parse: _parse, allowEmpty: _allowEmpty, classify: _classify, name, ...rest } = o;
   const retryOptions = readerRetryOptions(where, rest, nameOption(where, name));
   return {
     entries,
-    parse: functionOption<(files: Readonly<Record<string, Buffer>>) => unknown>(where, 'parse', parseValue),
-    allowEmpty: booleanOption(where, 'allowEmpty', allowEmptyValue, false),
-    classifyRead: functionOption<Classifier>(where, 'classify', classifyValue) ?? defaultReadClassifier(),
+    ...readerCallbacks<(files: Readonly<Record<string, Buffer>>) => unknown>(where, o),
     clock: objectOption<Clock>(where, 'clock', rest.clock, ['now', 'sleep']) ?? realClock,
     retryOptions,
   };
@@ -270,19 +245,4 @@ function generationChanged(message: string): Error {
   return transient(Object.assign(new Error(`readFilesWithRetry(): ${message}`), { code: 'ERR_FILES_GENERATION_CHANGED' }));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Classification (as readFileWithRetry's)
-
-function defaultReadClassifier(): Classifier {
-  readClassifier ??= createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
-  return readClassifier;
-}
-
 const PARSE_FAILED: Verdict = Object.freeze({ kind: 'transient', reason: 'parse failed (files mid-rotation?)' });
-
-function classifyParseError(error: unknown): Verdict {
-  const marked = rules.markers(error) ?? rules.abort(error);
-  if (marked) return marked;
-  const rotating = rules.rotatingFile(error);
-  return rotating?.kind === 'transient' ? rotating : PARSE_FAILED;
-}

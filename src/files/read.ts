@@ -2,15 +2,12 @@
  * readFileWithRetry: one file read through rotation (missing, empty, half-written), retried
  * under the rotating-file classifier until a deadline.
  */
-import { createClassifier, defaultRules, rules, type Classifier, type Verdict } from '../classify/index.js';
+import type { Classifier, Verdict } from '../classify/index.js';
 import { EmptyFileError } from './empty-file-error.js';
-import { retry, type RecoveredEvent, type RetryEvent, type RetryOptions } from '../retry/index.js';
-import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
-import { callHook } from '../shared/hooks.js';
-import { booleanOption, checkOptionNames, describe, functionOption, optionsObject, pathArgument } from '../shared/validate.js';
-import { encodingOption } from './options.js';
+import { retry, type RetryOptions } from '../retry/index.js';
+import { checkOptionNames, optionsObject, pathArgument } from '../shared/validate.js';
+import { classifyParseError, encodingOption, nameOption, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
 import { readRegularFile } from './read-regular.js';
-
 
 /**
  * Options of {@link readFileWithRetry}: every {@link RetryOptions} option (with the defaults
@@ -68,8 +65,6 @@ export interface ReadFileWithRetryOptions<Content extends string | Buffer = stri
    */
   name?: string | undefined;
 }
-
-let rotatingFileClassifier: Classifier | undefined;
 
 /**
  * Reads a file that another party replaces from time to time (a certificate the kubelet
@@ -134,28 +129,21 @@ export function readFileWithRetry(path: string | URL, options?: AnyReadFileOptio
   }
 }
 
-/** The option names of `retry` that the readers pass through. */
-export const RETRY_OPTION_NAMES: readonly string[] = [
-  'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'random',
-  'maxAttempts', 'deadlineMs', 'attemptTimeoutMs', 'signal', 'classify', 'onRetry', 'onRecovered', 'budget', 'clock',
-];
-const READ_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'encoding', 'parse', 'allowEmpty', 'name']);
+const READ_OPTIONS = readerOptionNames('encoding');
 
 function readWithRetry(path: string | URL, options: AnyReadFileOptions | undefined): Promise<unknown> {
   const where = 'readFileWithRetry()';
   const file = pathArgument(where, 'path', path, { fileUrl: true });
   const o = optionsObject(where, options);
   checkOptionNames(where, o, READ_OPTIONS);
-  const { encoding: encodingValue, parse: parseValue, allowEmpty: allowEmptyValue, classify: classifyValue, name: nameValue, ...rest } = o;
+  const { encoding: encodingValue, parse: _parse, allowEmpty: _allowEmpty, classify: _classify, name: nameValue, ...rest } = o;
   const encoding = encodingValue === null ? null : encodingOption(where, encodingValue);
-  const parse = functionOption<(content: string | Buffer) => unknown>(where, 'parse', parseValue);
-  const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
-  const classifyRead = functionOption<Classifier>(where, 'classify', classifyValue) ?? defaultReadClassifier();
+  const { parse, allowEmpty, classifyRead } = readerCallbacks<(content: string | Buffer) => unknown>(where, o);
   const name = nameOption(where, nameValue);
 
   // Errors thrown by `parse` are told apart by identity: they are the user's own, not wrapped.
   const parseErrors = new Set<unknown>();
-  const classifyAttempt: Classifier = (error) => (parseErrors.has(error) ? classifyParseError(error) : classifyRead(error));
+  const classifyAttempt: Classifier = (error) => (parseErrors.has(error) ? classifyParseError(error, PARSE_FAILED) : classifyRead(error));
 
   return retry(
     async ({ signal }) => {
@@ -174,66 +162,10 @@ function readWithRetry(path: string | URL, options: AnyReadFileOptions | undefin
   );
 }
 
-/**
- * `retry`'s options for a reader (but `classify`, which each reader sets): the readers' defaults (a 2-minute deadline, no attempt limit,
- * short waits), `name` passed on, and the hooks called through callHook, so that what they throw
- * or reject lands on `ridethrough:files:hook-error` and never changes the read.
- */
-export function readerRetryOptions(where: string, rest: ReaderRetryOptions, name: string | undefined): RetryOptions {
-  const onRetry = functionOption<(event: RetryEvent) => unknown>(where, 'onRetry', rest.onRetry);
-  const onRecovered = functionOption<(event: RecoveredEvent) => unknown>(where, 'onRecovered', rest.onRecovered);
-  return {
-    ...rest,
-    ...(name === undefined ? {} : ({ name } as object)),
-    deadlineMs: rest.deadlineMs ?? 120_000,
-    maxAttempts: rest.maxAttempts ?? Infinity,
-    // Never below a longer initialDelayMs the caller chose (retry would reject the pair).
-    maxDelayMs: rest.maxDelayMs ?? Math.max(5_000, positive(rest.initialDelayMs)),
-    ...(onRetry && { onRetry: (event: RetryEvent) => callHook(hookErrors, 'onRetry', onRetry, hookEvent(event, name), name) }),
-    ...(onRecovered && { onRecovered: (event: RecoveredEvent) => callHook(hookErrors, 'onRecovered', onRecovered, hookEvent(event, name), name) }),
-  } as RetryOptions;
-}
-
-/** The retry options a reader takes, each of them `undefined` allowed. */
-type ReaderRetryOptions = {
-  [K in keyof Omit<RetryOptions, 'classify'>]?: RetryOptions[K] | undefined;
-};
-
-const hookErrors = diagnosticsChannel(diagnosticsChannels.files.hookError);
-
-/** The event a hook gets: frozen, and carrying the read's `name`. */
-function hookEvent<E extends object>(event: E, name: string | undefined): E {
-  if (name === undefined || (event as { name?: unknown }).name === name) return Object.isFrozen(event) ? event : Object.freeze({ ...event });
-  return Object.freeze({ ...event, name });
-}
-
-export function nameOption(where: string, value: unknown): string | undefined {
-  if (value !== undefined && typeof value !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(value)}`);
-  return value;
-}
-
 /** What the implementation of the overloads above accepts. */
 type AnyReadFileOptions = Omit<ReadFileWithRetryOptions, 'encoding' | 'parse'> & {
   encoding?: BufferEncoding | null | undefined;
   parse?: ((content: never) => unknown) | undefined;
 };
 
-export function defaultReadClassifier(): Classifier {
-  rotatingFileClassifier ??= createClassifier({ rules: [rules.rotatingFile, ...defaultRules] });
-  return rotatingFileClassifier;
-}
-
 const PARSE_FAILED: Verdict = Object.freeze({ kind: 'transient', reason: 'parse failed (file mid-rotation?)' });
-
-function classifyParseError(error: unknown): Verdict {
-  // The user's own marks and aborts first; then the rotating-file reasons ('truncated JSON').
-  const marked = rules.markers(error) ?? rules.abort(error);
-  if (marked) return marked;
-  const rotating = rules.rotatingFile(error);
-  return rotating?.kind === 'transient' ? rotating : PARSE_FAILED;
-}
-
-function positive(value: unknown): number {
-  return typeof value === 'number' && value > 0 ? value : 0;
-}
-

@@ -1,36 +1,23 @@
 /**
- * Temporary files of atomicWriteFile: their names (which carry the writer's owner tag), their
- * exclusive creation, and the sweep that removes the ones a killed writer left behind.
+ * Temporary files of atomicWriteFile: their names (which carry the writer's incarnation, see
+ * temp-owner.ts), their exclusive creation, and the sweep that removes the ones a killed writer
+ * left behind.
+ *
+ * Names: `.<stem>.<tag>-<pid>-<start>-<8 hex>.ridethrough-tmp`, the last part random per file.
+ * With a stem of at most 200 bytes, a pid of at most 7 digits (Linux's limit) and a start time of
+ * at most 11 base-36 digits (36^11 clock ticks is 40 million years), that is 255 bytes at most.
  */
 import { randomBytes } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
 import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { realClock } from '../shared/clock.js';
 import { sha256Hex } from './content-hash.js';
 import { errorCode, noop } from './fs-errors.js';
+import { judgeTemp, ownerPrefix } from './temp-owner.js';
 
-// Temporary files: `.<stem>.<tag>-<pid>-<12 hex>.ridethrough-tmp`. The tag identifies the host and
-// pid namespace, so a pid is only ever checked in the namespace where it means something.
 const TEMP_SUFFIX = '.ridethrough-tmp';
-const TEMP_TAIL = /^([0-9a-f]{8})-([1-9][0-9]{0,9})-[0-9a-f]{12}\.ridethrough-tmp$/;
-/** A temp file from another host or pid namespace counts as abandoned once untouched this long. */
-const FOREIGN_TEMP_STALE_MS = 60 * 60 * 1000;
-
-let cachedOwnerTag: string | undefined;
-function ownerTag(): string {
-  if (cachedOwnerTag === undefined) {
-    let pidNamespace = '';
-    try {
-      pidNamespace = readlinkSync('/proc/self/ns/pid'); // 'pid:[4026531836]' on Linux; once per process
-    } catch {
-      // not Linux: hostname alone
-    }
-    cachedOwnerTag = sha256Hex(`${hostname()}\0${pidNamespace}`).slice(0, 8);
-  }
-  return cachedOwnerTag;
-}
+/** A temp file whose writer cannot be checked from here counts as abandoned once untouched this long. */
+const UNCHECKABLE_TEMP_STALE_MS = 60 * 60 * 1000;
 
 /** The target's name as it appears in temp names: itself, or a hash when too long for NAME_MAX. */
 export function tempStem(name: string): string {
@@ -45,7 +32,7 @@ export interface TempFile {
 export async function createTempFile(directory: string, stem: string, mode: number | undefined): Promise<TempFile> {
   const createMode = mode === undefined ? 0o666 : mode & 0o777;
   for (let tries = 1; ; tries++) {
-    const path = join(directory, `.${stem}.${ownerTag()}-${process.pid}-${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+    const path = join(directory, `.${stem}.${ownerPrefix()}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
     try {
       // 'wx' = O_CREAT|O_EXCL: fails on anything already there, a planted symlink included.
       return { path, handle: await open(path, 'wx', createMode) };
@@ -72,31 +59,19 @@ export function sweepDue(target: string): boolean {
   return true;
 }
 
+/** Removes the temp files of `stem` in `directory` whose writers are dead (temp-owner.ts says which). */
 export async function removeStaleTemps(directory: string, stem: string): Promise<void> {
   try {
     const prefix = `.${stem}.`;
-    const tag = ownerTag();
     for (const name of await readdir(directory)) {
       if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
-      const match = TEMP_TAIL.exec(name.slice(prefix.length));
-      if (!match) continue;
+      const verdict = await judgeTemp(name.slice(prefix.length));
+      if (verdict === 'not-ours' || verdict === 'keep') continue;
       const path = join(directory, name);
-      const abandoned =
-        match[1] === tag ? !processIsAlive(Number(match[2])) : await untouchedFor(path, directory, FOREIGN_TEMP_STALE_MS);
-      if (abandoned) await unlink(path).catch(noop);
+      if (verdict === 'remove' || (await untouchedFor(path, directory, UNCHECKABLE_TEMP_STALE_MS))) await unlink(path).catch(noop);
     }
   } catch {
     // Best effort: an unreadable directory must not fail the write.
-  }
-}
-
-function processIsAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) !== 'ESRCH'; // EPERM: alive, someone else's
   }
 }
 

@@ -174,6 +174,8 @@ describe('the scenarios, end to end', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^makeApiClient: \w+ met HTTP 429 .*the server asked for 1000 ms/));
     expect(lines).toContainEqual(expect.stringMatching(/^informer: resuming from resourceVersion \d+ got 410 Expired: relisted/));
     expect(lines).toContainEqual(expect.stringMatching(/^informer: cache equals the server's \d+ pods/));
+  });
+
   it('serving-cert-rotation: serves each new certificate, fails no handshake, holds back a mismatched pair, refuses an expired one', async () => {
     const { result, lines } = await runScenario(servingCertRotation.run, 'serving-cert-rotation');
     const d = result.details as {

@@ -5,9 +5,12 @@
  */
 import { ConstantBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 import { backOff } from 'exponential-backoff';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { retry, type Verdict } from 'ridethrough';
-import { heapBytesPer, median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
+import { COUNT, ROUNDS } from './retry-heap.js';
+import { median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
 
 const ok = async (): Promise<number> => 1;
 const transient: Verdict = { kind: 'transient', reason: 'test' };
@@ -87,65 +90,30 @@ const abortRows: Row[] = [
 printTable('abort-to-reject latency, median (exponential-backoff takes no signal)', abortRows);
 
 // --- heap bytes per pending retry --------------------------------------------------------------
-// 10,000 calls at a time, each after one failure in a 60 s wait, each with its own signal; one
-// warm-up round, then the median of ROUNDS rounds, each between full collections (harness.ts),
-// less the harness's own cost per call (its AbortController, a pending promise and its .catch,
-// the array slots), measured the same way. The spread is the lowest and highest round.
-const COUNT = 10_000;
-const ROUNDS = 5;
-const noop = (): void => undefined;
-async function pendingBytes(start: (signal: AbortSignal) => Promise<unknown>, { ends = true } = {}): Promise<HeapPerItem> {
-  let controllers: AbortController[] = new Array<AbortController>(COUNT);
-  let settled: Promise<unknown>[] = new Array<Promise<unknown>>(COUNT);
-  return heapBytesPer(
-    COUNT,
-    (i) => {
-      const controller = new AbortController();
-      controllers[i] = controller;
-      settled[i] = start(controller.signal).catch(noop);
-      return undefined;
-    },
-    {
-      rounds: ROUNDS,
-      settle: () => new Promise((resolve) => setTimeout(resolve, 200)), // every call is now in its wait
-      release: async () => {
-        for (const c of controllers) c.abort(new Error('stop'));
-        if (ends) await Promise.all(settled);
-        controllers = new Array<AbortController>(COUNT);
-        settled = new Array<Promise<unknown>>(COUNT);
-      },
-    },
-  );
-}
-async function sleepWithListener(signal: AbortSignal): Promise<void> {
-  // The least any abortable wait holds: a timer and an abort listener.
-  await alwaysFails().catch(() => undefined);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, 60_000);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+// Each case in its own Node process (retry-heap.ts says how each is measured); the harness's
+// own cost per call is measured the same way and subtracted; the spread is the lowest and
+// highest of the counted rounds.
+function heapCase(name: string): HeapPerItem {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('retry-heap.ts', import.meta.url)), name], {
+    encoding: 'utf8',
+    env: process.env,
   });
+  if (child.status !== 0) throw new Error(`heap case ${name} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as HeapPerItem;
 }
-// cockatiel's wait cannot be interrupted, so its calls are measured in a 3 s wait they must sit out.
-const cockatielLong = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(3_000) });
-const harness = await pendingBytes(() => new Promise(noop), { ends: false });
-const memCases: Array<[string, (signal: AbortSignal) => Promise<unknown>]> = [
-  ['reference: failed call + timer + abort listener', sleepWithListener],
-  ['ridethrough', (signal) => retry(alwaysFails, { initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none', signal })],
-  ['p-retry', (signal) => pRetry(alwaysFails, { minTimeout: 60_000, signal })],
-  ['cockatiel (3 s wait, signal passed)', (signal) => cockatielLong.execute(alwaysFails, signal)],
-];
-const memRows: Row[] = [
-  { name: 'harness alone (subtracted below)', value: harness.median, unit: 'B', note: spread(harness, 0) },
-];
-for (const [name, start] of memCases) {
-  const bytes = await pendingBytes(start);
-  memRows.push({ name, value: bytes.median - harness.median, unit: 'B', note: spread(bytes, harness.median) });
+const harness = heapCase('harness');
+const memRows: Row[] = [{ name: 'harness alone (subtracted below)', value: harness.median, unit: 'B', note: spread(harness, 0) }];
+for (const [name, label] of [
+  ['reference', 'reference: failed call + timer + abort listener'],
+  ['ridethrough', 'ridethrough'],
+  ['p-retry', 'p-retry'],
+  ['cockatiel', 'cockatiel (3 s wait, signal passed)'],
+] as const) {
+  const bytes = heapCase(name);
+  memRows.push({ name: label, value: bytes.median - harness.median, unit: 'B', note: spread(bytes, harness.median) });
 }
 printTable(
-  `heap bytes per pending retry (${COUNT.toLocaleString('en-US')} waiting after one failure, each with its own AbortController; median of ${ROUNDS} rounds)`,
+  `heap bytes per pending retry (${COUNT.toLocaleString('en-US')} waiting after one failure, each with its own AbortController; median of ${ROUNDS} rounds, one process per case)`,
   memRows,
 );
 console.log('(exponential-backoff takes no signal and its 60 s timers cannot be cancelled, so it is left out of the memory table.)');

@@ -66,29 +66,64 @@ export function percentile(values: number[], p: number): number {
   return values[rank]!;
 }
 
+/** Heap bytes per item, over several rounds: the median and the spread. */
+export interface HeapPerItem {
+  /** The median of the rounds, in bytes per item. */
+  median: number;
+  min: number;
+  max: number;
+  /** Bytes per item of each counted round, in the order they ran. */
+  samples: number[];
+}
+
 /**
  * Heap bytes retained per item while `count` items created by `make` are alive, measured after
- * `settle()` (e.g. let pending work reach its steady state) and before `release()`. Needs `--expose-gc`.
+ * `settle()` (e.g. let pending work reach its steady state) and before `release()`, which must
+ * end them (abort them, let them settle). One warm-up round is discarded (first calls compile
+ * code and fill caches that stay), then `rounds` rounds are counted; each measures between two
+ * full collections (several `gc()` calls with a turn of the event loop between, so weak
+ * callbacks and finalizers run). The array holding the items is counted: subtract a harness
+ * baseline (the same `make` around something that holds nothing) to get what an item costs.
+ * Needs `--expose-gc`.
  */
 export async function heapBytesPer(
   count: number,
   make: (i: number) => unknown,
-  { settle, release }: { settle?: () => Promise<void>; release?: () => Promise<void> | void } = {},
-): Promise<number> {
+  {
+    settle,
+    release,
+    rounds = 5,
+  }: { settle?: () => Promise<void>; release?: () => Promise<void> | void; rounds?: number } = {},
+): Promise<HeapPerItem> {
+  const samples: number[] = [];
+  for (let round = 0; round <= rounds; round++) {
+    await fullGc();
+    const before = process.memoryUsage().heapUsed;
+    const keep: unknown[] = new Array(count);
+    for (let i = 0; i < count; i++) keep[i] = make(i);
+    await settle?.();
+    await fullGc();
+    const after = process.memoryUsage().heapUsed;
+    await release?.();
+    keep.length = 0;
+    if (round > 0) samples.push((after - before) / count);
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { median: median([...samples]), min: sorted[0]!, max: sorted[sorted.length - 1]!, samples };
+}
+
+/** Collects garbage until the heap stops shrinking (at most 6 times), yielding to the event loop between. */
+export async function fullGc(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc (npm run bench does)');
-  gc();
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const keep: unknown[] = new Array(count);
-  for (let i = 0; i < count; i++) keep[i] = make(i);
-  await settle?.();
-  gc();
-  gc();
-  const after = process.memoryUsage().heapUsed;
-  await release?.();
-  keep.length = 0;
-  return (after - before) / count;
+  let last = Infinity;
+  for (let i = 0; i < 6; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = process.memoryUsage().heapUsed;
+    if (i >= 2 && used >= last - 1024) break;
+    last = used;
+  }
 }
 
 /** One row of a results table. */

@@ -5,9 +5,12 @@
  */
 import { ConstantBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 import { backOff } from 'exponential-backoff';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { retry, type Verdict } from 'ridethrough';
-import { heapBytesPer, median, nsPerOpInterleaved, printTable, type Row } from './harness.js';
+import { COUNT, ROUNDS } from './retry-heap.js';
+import { median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
 
 const ok = async (): Promise<number> => 1;
 const transient: Verdict = { kind: 'transient', reason: 'test' };
@@ -87,48 +90,38 @@ const abortRows: Row[] = [
 printTable('abort-to-reject latency, median (exponential-backoff takes no signal)', abortRows);
 
 // --- heap bytes per pending retry --------------------------------------------------------------
-const COUNT = 10_000;
-async function pendingBytes(start: (signal: AbortSignal) => Promise<unknown>): Promise<number> {
-  const controllers: AbortController[] = [];
-  const settled: Promise<unknown>[] = [];
-  return heapBytesPer(
-    COUNT,
-    () => {
-      const controller = new AbortController();
-      controllers.push(controller);
-      settled.push(start(controller.signal).catch(() => undefined));
-      return undefined;
-    },
-    {
-      settle: () => new Promise((resolve) => setTimeout(resolve, 200)), // every call is now in its wait
-      release: async () => {
-        for (const c of controllers) c.abort(new Error('stop'));
-        await Promise.all(settled);
-      },
-    },
-  );
-}
-async function sleepWithListener(signal: AbortSignal): Promise<void> {
-  // The least any abortable wait holds: a timer and an abort listener.
-  await alwaysFails().catch(() => undefined);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, 60_000);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+// Each case in its own Node process (retry-heap.ts says how each is measured); the harness's
+// own cost per call is measured the same way and subtracted; the spread is the lowest and
+// highest of the counted rounds.
+function heapCase(name: string): HeapPerItem {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('retry-heap.ts', import.meta.url)), name], {
+    encoding: 'utf8',
+    env: process.env,
   });
+  if (child.status !== 0) throw new Error(`heap case ${name} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as HeapPerItem;
 }
-// cockatiel's wait cannot be interrupted, so its calls are measured in a 3 s wait they must sit out.
-const cockatielLong = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(3_000) });
-const memRows: Row[] = [
-  { name: 'reference: failed call + timer + abort listener', value: await pendingBytes(sleepWithListener), unit: 'B' },
-  { name: 'ridethrough', value: await pendingBytes((signal) => retry(alwaysFails, { initialDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'none', signal })), unit: 'B' },
-  { name: 'p-retry', value: await pendingBytes((signal) => pRetry(alwaysFails, { minTimeout: 60_000, signal })), unit: 'B' },
-  { name: 'cockatiel (3 s wait, signal passed)', value: await pendingBytes((signal) => cockatielLong.execute(alwaysFails, signal)), unit: 'B' },
-];
-printTable(`heap bytes per pending retry (${COUNT.toLocaleString('en-US')} waiting 60 s after one failure, each with its own AbortController)`, memRows);
+const harness = heapCase('harness');
+const memRows: Row[] = [{ name: 'harness alone (subtracted below)', value: harness.median, unit: 'B', note: spread(harness, 0) }];
+for (const [name, label] of [
+  ['reference', 'reference: failed call + timer + abort listener'],
+  ['ridethrough', 'ridethrough'],
+  ['p-retry', 'p-retry'],
+  ['cockatiel', 'cockatiel (3 s wait, signal passed)'],
+] as const) {
+  const bytes = heapCase(name);
+  memRows.push({ name: label, value: bytes.median - harness.median, unit: 'B', note: spread(bytes, harness.median) });
+}
+printTable(
+  `heap bytes per pending retry (${COUNT.toLocaleString('en-US')} waiting after one failure, each with its own AbortController; median of ${ROUNDS} rounds, one process per case)`,
+  memRows,
+);
 console.log('(exponential-backoff takes no signal and its 60 s timers cannot be cancelled, so it is left out of the memory table.)');
+
+function spread(h: HeapPerItem, less: number): string {
+  const f = (n: number): string => Math.round(n - less).toLocaleString('en-US');
+  return `rounds ${f(h.min)} to ${f(h.max)}`;
+}
 
 // -----------------------------------------------------------------------------------------------
 async function measureAll(cases: Array<[string, () => Promise<unknown>]>, minTimeMs = 100): Promise<number[]> {

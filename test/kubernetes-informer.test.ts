@@ -29,7 +29,8 @@ describe('makeInformer: list, then watch', () => {
     await r.informer.synced;
     expect(cachedWhenSynced).toBe(2); // synced resolves with the first list in the cache
     expect(lines(r.events)).toEqual(['add a@2', 'add b@3']);
-    await pollUntil(() => f.api.watchCount === 1, 'the watch');
+    // The server counts the watch before the informer has read its 200: wait for both.
+    await pollUntil(() => f.api.watchCount === 1 && r.opened.length === 1, 'the watch, open on both sides');
     const { lists, watches } = podRequests(f.api);
     expect(lists).toBe(1);
     expect(watches).toHaveLength(1);

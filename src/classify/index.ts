@@ -110,6 +110,8 @@ const UNRECOGNISED_TRANSIENT = verdict('transient', 'unrecognised error');
  * It never throws and never hangs, whatever it is given (null, strings, frozen objects, proxies
  * whose getters throw, cyclic causes). Common verdicts are shared frozen objects.
  *
+ * Guide: [Classifying errors](../../docs/guides/classification.md).
+ *
  * @example
  * ```ts
  * import { connect } from 'node:net';
@@ -130,6 +132,8 @@ export function classify(error: unknown): Verdict {
  * Builds a classifier from your own list of rules (first opinion wins) and fallback. Like
  * {@link classify}, it walks `cause` chains and aggregates, and never throws: a rule that throws
  * is skipped.
+ *
+ * Guide: [Classifying errors](../../docs/guides/classification.md).
  *
  * @throws TypeError when `rules` is not an array of functions, `fallback` is not a string, or an
  * option name is unknown;

@@ -50,6 +50,8 @@ function markable(error: unknown, marker: string): object {
  * thrown string) cannot be marked in place and comes back wrapped in an `Error` whose `cause`
  * is the value. Marking again replaces the earlier mark.
  *
+ * Guide: [Classifying errors](../../docs/guides/classification.md).
+ *
  * @example
  * ```ts
  * import { classify, permanent } from 'ridethrough';
@@ -74,6 +76,8 @@ export function permanent(error: unknown): unknown {
  * Marks an error as transient: every classifier built here answers `'transient'`
  * (reason `'marked transient'`, with `retryAfterMs` when given) for it, before any other rule is
  * asked. The same object comes back, unmodified; see {@link permanent} for how marks are kept.
+ *
+ * Guide: [Classifying errors](../../docs/guides/classification.md).
  *
  * @throws TypeError / RangeError when `options.retryAfterMs` is not a finite number >= 0.
  *

@@ -88,6 +88,8 @@ interface Pair {
  *
  * Bad arguments reject the promise (a `TypeError` or `RangeError` naming the option).
  *
+ * Guide: [Credentials that rotate](../../docs/guides/credentials.md).
+ *
  * @param files - `{ cert, key, ca? }`: the PEM files.
  * @param options - See {@link LiveTlsCredentialsOptions}.
  * @returns The live credentials; `close()` them when done.

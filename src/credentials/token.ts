@@ -53,6 +53,8 @@ interface Token {
  *
  * Bad arguments reject the promise (a `TypeError` or `RangeError` naming the option).
  *
+ * Guide: [Credentials that rotate](../../docs/guides/credentials.md).
+ *
  * @param path - The token file (`/var/run/secrets/kubernetes.io/serviceaccount/token`).
  * @param options - See {@link LiveTokenOptions}.
  * @returns The live token; `close()` it when done.

@@ -162,6 +162,8 @@ export interface AtomicWriteTraceContext {
  *   parent directory with `ENOENT` naming it, unless `mkdir: true`. Nothing is touched.
  * - Do not modify a `Uint8Array` passed as `data` until the call settles.
  *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
+ *
  * @param path - The file to replace or create (a string or a `file:` URL).
  * @param data - The content: a string (encoded with `options.encoding`) or bytes.
  * @param options - See {@link AtomicWriteOptions}.

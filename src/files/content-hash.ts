@@ -28,6 +28,8 @@ import { describe } from '../shared/validate.js';
  * A typical use: stamp a pod template with the hash of the configuration it mounts, so the
  * pods roll when the configuration changes and only then.
  *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
+ *
  * @param value - Bytes, a string, or a JSON value.
  * @returns 64 lowercase hex digits.
  * @throws TypeError for a value JSON cannot represent faithfully.

@@ -12,6 +12,8 @@ import { describe } from '../shared/validate.js';
  * this is what the check throws. The classifier's `rules.rotatingFile` judges it
  * transient (by its `code`).
  *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
+ *
  * @example
  * ```ts
  * import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -64,6 +64,8 @@ const SAME_ATTEMPT_ROUNDS = 3;
  * Bad arguments (an empty record, a bad path, an unknown option) reject the promise with a
  * `TypeError` or `RangeError`; nothing throws at the call.
  *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
+ *
  * @param paths - The files by name: `{ cert: '/tls/tls.crt', key: '/tls/tls.key' }`.
  * @param options - See {@link ReadFilesWithRetryOptions}.
  * @returns What `parse` returned, or the record of bytes.

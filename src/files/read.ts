@@ -79,6 +79,8 @@ export interface ReadFileWithRetryOptions<Content extends string | Buffer = stri
  * that followed failures `onRecovered` is called (and `ridethrough:retry:recovered` published)
  * with the number of attempts.
  *
+ * Guide: [Atomic writes and rotation-tolerant reads](../../docs/guides/atomic-writes.md).
+ *
  * @param path - The file to read (a string or a `file:` URL).
  * @param options - See {@link ReadFileWithRetryOptions}.
  * @returns The content (a string, or a `Buffer` with `encoding: null`), or what `parse` returned.

@@ -120,6 +120,8 @@ export function failureLines<S>(reports: readonly Report<S>[]): string {
  * and only the failing checks under it. Details are cut to 500 characters, put on one line, and
  * their control characters escaped.
  *
+ * Guide: [Readiness gates](../../docs/guides/readiness-gate.md).
+ *
  * @example
  * ```ts
  * import { formatReport, readinessGate } from 'ridethrough';

@@ -80,6 +80,8 @@ function rejecting<T>(fn: () => Promise<T>): Promise<T> {
  * Creates a readiness gate over named checks. Options are checked at the call: no checks, a check
  * that is not a function, a reserved or unprintable name, or a bad `timeoutMs` throw here.
  *
+ * Guide: [Readiness gates](../../docs/guides/readiness-gate.md).
+ *
  * @typeParam S - The subject the checks examine (a pod, a node, a URL); inferred from the checks.
  *
  * @example

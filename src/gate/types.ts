@@ -286,6 +286,8 @@ export interface ReadinessGate<S> {
  * subject); the message lists each failing check as `subject: check: detail` (at most 20 lines).
  * `cause` is the error a failing check threw, a permanent one first, if any did.
  *
+ * Guide: [Readiness gates](../../docs/guides/readiness-gate.md).
+ *
  * @example
  * ```ts
  * import { NotReadyError, readinessGate } from 'ridethrough';

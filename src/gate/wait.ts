@@ -237,6 +237,8 @@ function firstError<S>(reports: readonly Report<S>[]): unknown {
  * with a {@link NotReadyError} (`cause`: the last error thrown, if any); when `signal` aborts, with
  * `signal.reason`. Options are checked at the call.
  *
+ * Guide: [Readiness gates](../../docs/guides/readiness-gate.md).
+ *
  * @example
  * ```ts
  * import { waitFor } from 'ridethrough';

@@ -83,6 +83,8 @@ function shareFor(kubeConfig: KubeConfig, server: string): ServerShare {
  * from the same KubeConfig, so that a struggling server is not hit harder by retries. Nothing here
  * imports `@kubernetes/client-node`: the KubeConfig and API class you pass in are all it uses.
  *
+ * Guide: [Kubernetes API calls and watches](../../docs/guides/kubernetes.md).
+ *
  * @param kubeConfig - A loaded `KubeConfig`; its current cluster is the server.
  * @param ApiClass - A generated API class: `CoreV1Api`, `AppsV1Api`, `CustomObjectsApi`, ...
  * @throws Error when the KubeConfig has no current cluster (client-node's own error);

@@ -78,6 +78,8 @@ function isConflict(error: unknown): boolean {
  * Options as {@link retry} (no `classify`); the defaults are client-go's `DefaultRetry`: 5 runs,
  * about 10 ms apart. Bad options reject the returned promise.
  *
+ * Guide: [Kubernetes API calls and watches](../../docs/guides/kubernetes.md).
+ *
  * @param fn - The read-modify-write. It receives `{ attempt, signal }`.
  * @returns What `fn` returned, once it ran without a conflict.
  *

@@ -38,6 +38,8 @@ const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
  * `ridethrough:kubernetes:hook-error` and changes nothing. Cached objects are the server's, not
  * copies: do not change them.
  *
+ * Guide: [Kubernetes API calls and watches](../../docs/guides/kubernetes.md).
+ *
  * @param kubeConfig - A loaded `KubeConfig`; its current cluster is the server.
  * @param path - The collection's path: `/api/v1/namespaces/default/pods`, `/apis/apps/v1/deployments`.
  * @param listFn - Lists the same collection: `() => core.listNamespacedPod({ namespace: 'default' })`.

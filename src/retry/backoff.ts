@@ -88,6 +88,8 @@ export function unitInterval(r: number): number {
  * end: for loops of your own (a refresh timer, a watch loop) that want the same schedule as
  * {@link retry}. Options are checked at the call: a bad one throws there.
  *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
+ *
  * @example
  * ```ts
  * import { backoffDelays } from 'ridethrough';

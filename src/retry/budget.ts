@@ -49,6 +49,8 @@ export interface TokenBucketBudget extends RetryBudget {
  * retries are paid for by successes, at most one per `retryCost / successRefill` successful calls.
  * First attempts are never limited, only retries.
  *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
+ *
  * @example
  * ```ts
  * import { createRetryBudget, retry } from 'ridethrough';

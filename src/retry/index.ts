@@ -81,6 +81,8 @@ const ATTEMPT_TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'a
  * Invalid arguments reject the call with a `TypeError` or `RangeError` naming the option (unknown
  * option names included: `retries` suggests `maxAttempts`); nothing is thrown at the call.
  *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
+ *
  * @param fn - The operation. It receives `{ attempt, signal }`; pass the signal on to I/O.
  * @returns What `fn` returned, once it succeeds.
  *

@@ -89,6 +89,8 @@ const resolved = Promise.resolve();
  *
  * Options are checked at the call (TypeError / RangeError naming the option).
  *
+ * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
+ *
  * @example
  * ```ts
  * import { createRateLimiter } from 'ridethrough/retry';

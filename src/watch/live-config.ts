@@ -197,6 +197,8 @@ export interface LiveConfig<T> {
  * Invalid arguments reject with a `TypeError` or `RangeError` naming the option (unknown option names
  * included); nothing is thrown at the call.
  *
+ * Guide: [Watching files](../../docs/guides/watching-files.md).
+ *
  * @param path - The configuration file.
  * @param options - See {@link LiveConfigOptions}.
  * @returns The live configuration; `close()` it when done.
@@ -234,7 +236,11 @@ export interface LiveConfig<T> {
  */
 export function liveConfig(path: string, options?: LiveConfigOptions<string> & { parse?: undefined }): Promise<LiveConfig<string>>;
 export function liveConfig<T>(path: string, options: LiveConfigOptions<T> & { parse: ParseFunction<T> }): Promise<LiveConfig<T>>;
-/** A `parse` whose second parameter is something else (`JSON.parse` and its `reviver`), called with the text only in mind. */
+/**
+ * A `parse` whose second parameter is something else (`JSON.parse` and its `reviver`), called with the text only in mind.
+ *
+ * Guide: [Watching files](../../docs/guides/watching-files.md).
+ */
 export function liveConfig<T>(
   path: string,
   options: Omit<LiveConfigOptions<T>, 'parse'> & { parse: (content: string) => T | PromiseLike<T> },

@@ -28,6 +28,8 @@ import type { WakeContext, Watcher, WatchOptions } from './types.js';
  * Invalid arguments throw a `TypeError` or `RangeError` naming the option, synchronously; an
  * unknown option name is refused too (`interval` -> did you mean `intervalMs`?).
  *
+ * Guide: [Watching files](../../docs/guides/watching-files.md).
+ *
  * @param paths - A path or a non-empty list of paths (files or directories), relative to the
  *   current directory or absolute. They need not exist yet.
  * @param onWake - The task. Throwing or rejecting counts as a failed run.

@@ -7,7 +7,7 @@ import { channel } from 'node:diagnostics_channel';
 import { realClock, type Clock } from '../shared/clock.js';
 import { callHook } from '../shared/hooks.js';
 import { onAbort } from '../shared/signals.js';
-import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, signalOption } from '../shared/validate.js';
+import { checkOptionNames, functionOption, numberOption, objectOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
 import type { Watcher } from '../watch/index.js';
 import { credentialsChannels, type CredentialsChangeEvent, type CredentialsRejectedEvent } from './events.js';
 
@@ -145,16 +145,12 @@ export interface Hooks {
 
 export function hooksFrom(where: string, o: Record<string, unknown>): Hooks {
   return {
-    name: nameOption(where, o.name),
+    name: stringOption(where, 'name', o.name),
     onChange: functionOption<(event: CredentialsChangeEvent) => unknown>(where, 'onChange', o.onChange),
     onRejected: functionOption<(event: CredentialsRejectedEvent) => unknown>(where, 'onRejected', o.onRejected),
   };
 }
 
-export function nameOption(where: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw new TypeError(`${where}: option "name" must be a string, got ${describe(value)}`);
-}
 
 /** Publishes (when someone listens) and tells the hook, with one frozen event. */
 export function announceChange(hooks: Hooks, fields: Omit<CredentialsChangeEvent, 'name'>): void {

@@ -58,10 +58,6 @@ export function readerCallbacks<P extends (...args: never[]) => unknown>(
   };
 }
 
-export function nameOption(where: string, value: unknown): string | undefined {
-  if (value !== undefined && typeof value !== 'string') throw new TypeError(`${where}: option "name" must be a string, got ${describe(value)}`);
-  return value;
-}
 
 /** The retry options a reader takes, each of them `undefined` allowed. */
 export type ReaderRetryOptions = {

@@ -9,9 +9,9 @@ import { transient, type Classifier, type Verdict } from '../classify/index.js';
 import { EmptyFileError } from './empty-file-error.js';
 import { retry } from '../retry/index.js';
 import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, describe, objectOption, optionsObject, pathArgument } from '../shared/validate.js';
+import { checkOptionNames, describe, objectOption, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
 import { changeWake } from './change-wake.js';
-import { classifyParseError, nameOption, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
+import { classifyParseError, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
 import type { ReadFileWithRetryOptions } from './read.js';
 import { readRegularFile } from './read-regular.js';
 
@@ -157,7 +157,7 @@ function configure(paths: unknown, options: ReadFilesWithRetryOptions<string, un
   const o = optionsObject(where, options);
   checkOptionNames(where, o, KNOWN_OPTIONS);
   const { parse: _parse, allowEmpty: _allowEmpty, classify: _classify, name, ...rest } = o;
-  const retryOptions = readerRetryOptions(where, rest, nameOption(where, name));
+  const retryOptions = readerRetryOptions(where, rest, stringOption(where, 'name', name));
   return {
     entries,
     ...readerCallbacks<(files: Readonly<Record<string, Buffer>>) => unknown>(where, o),

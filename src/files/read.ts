@@ -5,8 +5,8 @@
 import type { Classifier, Verdict } from '../classify/index.js';
 import { EmptyFileError } from './empty-file-error.js';
 import { retry, type RetryOptions } from '../retry/index.js';
-import { checkOptionNames, optionsObject, pathArgument } from '../shared/validate.js';
-import { classifyParseError, encodingOption, nameOption, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
+import { checkOptionNames, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
+import { classifyParseError, encodingOption, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
 import { readRegularFile } from './read-regular.js';
 
 /**
@@ -141,7 +141,7 @@ function readWithRetry(path: string | URL, options: AnyReadFileOptions | undefin
   const { encoding: encodingValue, parse: _parse, allowEmpty: _allowEmpty, classify: _classify, name: nameValue, ...rest } = o;
   const encoding = encodingValue === null ? null : encodingOption(where, encodingValue);
   const { parse, allowEmpty, classifyRead } = readerCallbacks<(content: string | Buffer) => unknown>(where, o);
-  const name = nameOption(where, nameValue);
+  const name = stringOption(where, 'name', nameValue);
 
   // Errors thrown by `parse` are told apart by identity: they are the user's own, not wrapped.
   const parseErrors = new Set<unknown>();

@@ -13,6 +13,7 @@ import {
   optionalNumberOption,
   optionsObject,
   signalOption,
+  stringOption,
 } from '../shared/validate.js';
 import { ResilientHttpLibrary, type ApiRetryEvent } from './transport.js';
 
@@ -145,9 +146,7 @@ export function makeApiClient<T extends ApiType>(
   }
   const o = optionsObject(where, options);
   checkOptionNames(where, o, OPTION_NAMES);
-  if (o.name !== undefined && typeof o.name !== 'string') {
-    throw new TypeError(`${where}: option "name" must be a string, got ${describe(o.name)}`);
-  }
+  stringOption(where, 'name', o.name);
   const rateLimiter =
     o.rateLimiter === false ? false : objectOption<RateLimiter>(where, 'rateLimiter', o.rateLimiter, ['acquire', 'onThrottle', 'onSuccess']);
   const budget = o.budget === false ? false : objectOption<RetryBudget>(where, 'budget', o.budget, ['tryAcquire', 'onSuccess']);

@@ -5,6 +5,7 @@ import type { Jitter } from '../retry/index.js';
 import { MAX_TIMER_MS } from '../shared/clock.js';
 import {
   checkOptionNames, describe, enumOption, functionOption, numberOption, optionsObject, requiredFunction, signalOption,
+  stringOption,
 } from '../shared/validate.js';
 import { Informer, type InformerSettings } from './informer-loop.js';
 import type { InformerListFn, InformerOptions, ResilientInformer } from './informer-types.js';
@@ -88,7 +89,7 @@ export function makeInformer<T extends KubernetesObject>(
   const o = optionsObject(where, options);
   checkOptionNames(where, o, OPTION_NAMES);
   for (const key of ['name', 'labelSelector', 'fieldSelector'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'string') throw new TypeError(`${where}: option "${key}" must be a string, got ${describe(o[key])}`);
+    stringOption(where, key, o[key]);
   }
   const signal = signalOption(where, o.signal);
   const classify = functionOption<Classifier>(where, 'classify', o.classify) ?? defaultClassify;

@@ -9,13 +9,13 @@ import { classify as defaultClassify } from '../classify/index.js';
 import { clockOption, MAX_TIMER_MS, TIMER_RANGE, type Clock } from '../shared/clock.js';
 import {
   checkOptionNames,
-  describe,
   enumOption,
   functionOption,
   numberOption,
   objectOption,
   optionalNumberOption,
   signalOption,
+  stringOption,
 } from '../shared/validate.js';
 import type { BackoffOptions, Jitter } from './backoff.js';
 import type { RetryBudget } from './budget.js';
@@ -162,7 +162,7 @@ export function checkRetryOptions(o: RetryOptions, where: string, optionPath?: s
     onRecovered: functionOption(where, key('onRecovered'), o.onRecovered),
     budget: objectOption<RetryBudget>(where, key('budget'), o.budget, BUDGET_METHODS),
     clock: clockOption(where, o.clock, key('clock')),
-    name: nameOption(where, key('name'), o.name),
+    name: stringOption(where, key('name'), o.name),
   };
 }
 
@@ -203,9 +203,4 @@ function checkNames(where: string, o: object, known: ReadonlySet<string>, option
     if (known.has(name)) continue;
     checkOptionNames(where, { [`${optionPath}.${name}`]: true }, new Set([...known].map((k) => `${optionPath}.${k}`)));
   }
-}
-
-function nameOption(where: string, option: string, value: unknown): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw new TypeError(`${where}: option "${option}" must be a string, got ${describe(value)}`);
 }

@@ -478,6 +478,19 @@ describe('waitUntilReady: five checks over three gateways that become ready at d
 });
 
 describe('waitFor', () => {
+  it('takes retry\'s maxRetryAfterMs and hands it on: a server wait beyond it gives up at once', async () => {
+    // A classifier that says "transient, but come back in a minute", as a Retry-After would.
+    const busy = new Error('503 busy');
+    const classify = (): { kind: 'transient'; reason: string; retryAfterMs: number } => ({ kind: 'transient', reason: 'busy', retryAfterMs: 60_000 });
+    const started = performance.now();
+    // Without the limit it would wait the minute; with it, the wait ends at once, saying why.
+    await expect(waitFor(() => Promise.reject(busy), { classify, maxRetryAfterMs: 1_000 })).rejects.toBeInstanceOf(NotReadyError);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    // waitUntilReady takes it too (its types always did).
+    const gate = readinessGate({ checks: { up: () => true } });
+    expect((await gate.waitUntilReady(['a'], { maxRetryAfterMs: 1_000 }))[0]!.ready).toBe(true);
+  });
+
   it('resolves with the first value that is not undefined or false', async () => {
     const answers: unknown[] = [undefined, false, undefined, { exitCode: 0 }];
     let calls = 0;

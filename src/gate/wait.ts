@@ -5,7 +5,7 @@
 import { classify as defaultClassify, type Classifier, type Verdict } from '../classify/index.js';
 import { safeClassify } from '../classify/safe-classify.js';
 import { retry, type AttemptContext, type RetryOptions } from '../retry/index.js';
-import { checkRetryOptions } from '../retry/options.js';
+import { checkRetryOptions, RETRY_OPTIONS } from '../retry/options.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
@@ -30,12 +30,9 @@ const CALLBACK_THREW: Verdict = Object.freeze({ kind: 'permanent', reason: 'a ca
 const DRAINED: Verdict = Object.freeze({ kind: 'permanent', reason: 'gate drained' });
 const hookErrors = diagnosticsChannel(diagnosticsChannels.gate.hookError);
 
-const RETRY_OPTION_NAMES = [
-  'maxAttempts', 'deadlineMs', 'attemptTimeoutMs', 'signal', 'classify', 'onRetry', 'onRecovered',
-  'budget', 'clock', 'initialDelayMs', 'multiplier', 'maxDelayMs', 'jitter', 'random',
-];
-const WAIT_UNTIL_READY_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'key', 'onProgress']);
-const WAIT_FOR_OPTIONS: ReadonlySet<string> = new Set([...RETRY_OPTION_NAMES, 'name']);
+// retry's own option names: what these functions hand on to it. (The gate's name is the gate's.)
+const WAIT_UNTIL_READY_OPTIONS: ReadonlySet<string> = new Set([...[...RETRY_OPTIONS].filter((n) => n !== 'name'), 'key', 'onProgress']);
+const WAIT_FOR_OPTIONS: ReadonlySet<string> = RETRY_OPTIONS;
 
 /** Evaluates every subject; the reports and whether all are ready. */
 export function evaluateSet<S>(

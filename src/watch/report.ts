@@ -8,7 +8,7 @@ import { callHook } from '../shared/hooks.js';
 import type { Settings } from './options.js';
 import type { ModeChangeEvent, WakeEvent, WatchErrorContext, WatchErrorEvent, WatchErrorSource, WatchMode } from './types.js';
 
-export const wakeChannel = diagnosticsChannel(diagnosticsChannels.watch.wake);
+const wakeChannel = diagnosticsChannel(diagnosticsChannels.watch.wake);
 const errorChannel = diagnosticsChannel(diagnosticsChannels.watch.error);
 const modeChannel = diagnosticsChannel(diagnosticsChannels.watch.mode);
 export const configChangeChannel = diagnosticsChannel(diagnosticsChannels.watch.configChange);

@@ -4,10 +4,10 @@
  * the follow is armed and closed.
  */
 import { channel } from 'node:diagnostics_channel';
-import { realClock, type Clock } from '../shared/clock.js';
+import { clockOption, type Clock } from '../shared/clock.js';
 import { callHook } from '../shared/hooks.js';
 import { onAbort } from '../shared/signals.js';
-import { checkOptionNames, functionOption, numberOption, objectOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
+import { checkOptionNames, functionOption, numberOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
 import type { Watcher } from '../watch/index.js';
 import { credentialsChannels, type CredentialsChangeEvent, type CredentialsRejectedEvent } from './events.js';
 
@@ -96,7 +96,7 @@ export function settingsFrom(where: string, o: Record<string, unknown>): Setting
     deadlineMs: numberOption(where, 'deadlineMs', o.deadlineMs, 120_000, { min: 0, minExclusive: true, max: 2_147_483_647 }),
     watchOptions,
     signal: signalOption(where, o.signal),
-    clock: objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    clock: clockOption(where, o.clock),
   };
 }
 

@@ -8,8 +8,8 @@ import { basename, dirname, join, normalize, sep } from 'node:path';
 import { transient, type Classifier, type Verdict } from '../classify/index.js';
 import { EmptyFileError } from './empty-file-error.js';
 import { retry } from '../retry/index.js';
-import { realClock, type Clock } from '../shared/clock.js';
-import { checkOptionNames, describe, objectOption, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
+import { clockOption } from '../shared/clock.js';
+import { checkOptionNames, describe, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
 import { changeWake } from './change-wake.js';
 import { classifyParseError, readerCallbacks, readerOptionNames, readerRetryOptions } from './options.js';
 import type { ReadFileWithRetryOptions } from './read.js';
@@ -161,7 +161,7 @@ function configure(paths: unknown, options: ReadFilesWithRetryOptions<string, un
   return {
     entries,
     ...readerCallbacks<(files: Readonly<Record<string, Buffer>>) => unknown>(where, o),
-    clock: objectOption<Clock>(where, 'clock', rest.clock, ['now', 'sleep']) ?? realClock,
+    clock: clockOption(where, rest.clock),
     retryOptions,
   };
 }

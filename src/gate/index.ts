@@ -22,10 +22,10 @@
  * @module
  */
 import { classify as defaultClassify, type Classifier } from '../classify/index.js';
-import { MAX_TIMER_MS, realClock, type Clock } from '../shared/clock.js';
+import { MAX_TIMER_MS, clockOption } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { abortError } from '../shared/signals.js';
-import { checkOptionNames, describe, functionOption, numberOption, objectOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
+import { checkOptionNames, describe, functionOption, numberOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
 import { DRAINING, SHUTDOWN, evaluate, subjectKey, subjectKeys, type GateState, type NamedCheck } from './evaluate.js';
 import { createHandler } from './probe.js';
 import type { Check, GateOptions, HandlerOptions, ReadinessGate } from './types.js';
@@ -118,7 +118,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
     }),
     key: functionOption<(subject: S) => string>(WHERE, 'key', o.key) ?? defaultKey,
     classify: functionOption<Classifier>(WHERE, 'classify', o.classify) ?? defaultClassify,
-    clock: objectOption<Clock>(WHERE, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    clock: clockOption(WHERE, o.clock),
     name,
     drained: false,
     running: new Set(),

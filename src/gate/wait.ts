@@ -6,11 +6,11 @@ import { classify as defaultClassify, type Classifier, type Verdict } from '../c
 import { safeClassify } from '../classify/safe-classify.js';
 import { retry, type AttemptContext, type RetryOptions } from '../retry/index.js';
 import { checkRetryOptions, RETRY_OPTIONS } from '../retry/options.js';
-import { realClock, type Clock } from '../shared/clock.js';
+import { clockOption } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
 import { linkedController } from '../shared/signals.js';
-import { checkOptionNames, functionOption, objectOption, optionsObject, requiredFunction, signalOption, stringOption } from '../shared/validate.js';
+import { checkOptionNames, functionOption, optionsObject, requiredFunction, signalOption, stringOption } from '../shared/validate.js';
 import { ABORTED, NOT_READY, evaluate, subjectKeys, type GateState } from './evaluate.js';
 import { failureLines, label, messageOf, oneLine } from './format.js';
 import {
@@ -269,7 +269,7 @@ function waitForChecked<T>(condition: WaitCondition<T>, options: WaitForOptions 
   const hooks = reportingHooks(o, where, nameOption);
   const name = nameOption || 'condition';
   const classify = functionOption<Classifier>(where, 'classify', classifyOption) ?? defaultClassify;
-  const clock = objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock;
+  const clock = clockOption(where, o.clock);
   const userSignal = signalOption(where, o.signal);
   const startedAt = clock.now();
 

@@ -3,7 +3,7 @@ import type { ApiConstructor, ApiType, Configuration, KubeConfig } from '@kubern
 import { classify as defaultClassify, type Classifier } from '../classify/index.js';
 import { backoffDelays, createRetryBudget, type RetryBudget, type RetryOptions } from '../retry/index.js';
 import { createRateLimiter, type RateLimiter } from '../retry/rate-limiter.js';
-import { MAX_TIMER_MS, realClock, type Clock } from '../shared/clock.js';
+import { MAX_TIMER_MS, clockOption } from '../shared/clock.js';
 import {
   checkOptionNames,
   describe,
@@ -152,7 +152,7 @@ export function makeApiClient<T extends ApiType>(
   const budget = o.budget === false ? false : objectOption<RetryBudget>(where, 'budget', o.budget, ['tryAcquire', 'onSuccess']);
   const onRetry = functionOption<(event: ApiRetryEvent) => void>(where, 'onRetry', o.onRetry);
   const classify = functionOption<Classifier>(where, 'classify', o.classify) ?? defaultClassify;
-  const clock = objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock;
+  const clock = clockOption(where, o.clock);
   const signal = signalOption(where, o.signal);
   const timeLimit = { min: 0, minExclusive: true, max: MAX_TIMER_MS };
   const deadlineMs = optionalNumberOption(where, 'deadlineMs', o.deadlineMs, timeLimit);

@@ -3,13 +3,12 @@
  * (it slows down when the server throttles and recovers along a CUBIC curve, as the AWS SDKs'
  * adaptive retry mode does). Used by `ridethrough/kubernetes`, usable alone.
  */
-import { realClock, startTimer, type Clock } from '../shared/clock.js';
+import { clockOption, startTimer, type Clock } from '../shared/clock.js';
 import { onAbort } from '../shared/signals.js';
 import {
   booleanOption,
   checkOptionNames,
   numberOption,
-  objectOption,
   optionsObject,
   signalOption,
 } from '../shared/validate.js';
@@ -110,7 +109,7 @@ export function createRateLimiter(options?: RateLimiterOptions): RateLimiter {
   const adaptive = booleanOption(where, 'adaptive', o.adaptive, false);
   const minQps = numberOption(where, 'minQps', o.minQps, 0.5, { min: 0, minExclusive: true });
   if (minQps > qps) throw new RangeError(`${where}: option "minQps" (${minQps}) must not exceed "qps" (${qps})`);
-  const clock = objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock;
+  const clock = clockOption(where, o.clock);
   return new TokenBucket(qps, burst, adaptive, minQps, clock);
 }
 

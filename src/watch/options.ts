@@ -5,8 +5,8 @@
 import { resolve } from 'node:path';
 import type { BackoffOptions } from '../retry/index.js';
 import { checkBackoffOptions } from '../retry/options.js';
-import { realClock, type Clock } from '../shared/clock.js';
-import { booleanOption, describe, functionOption, numberOption, objectOption, pathArgument, signalOption, stringOption } from '../shared/validate.js';
+import { clockOption, type Clock } from '../shared/clock.js';
+import { booleanOption, describe, functionOption, numberOption, pathArgument, signalOption, stringOption } from '../shared/validate.js';
 import type { WakeContext, WatchOptions } from './types.js';
 
 const DEFAULT_RETRY: BackoffOptions = { initialDelayMs: 2000, multiplier: 2, maxDelayMs: 60_000, jitter: 'equal' };
@@ -60,7 +60,7 @@ export function watchSettings(where: string, given: readonly string[], task: Set
     onError: functionOption<NonNullable<WatchOptions['onError']>>(where, 'onError', o.onError),
     onModeChange: functionOption<NonNullable<WatchOptions['onModeChange']>>(where, 'onModeChange', o.onModeChange),
     signal: signalOption(where, o.signal),
-    clock: objectOption<Clock>(where, 'clock', o.clock, ['now', 'sleep']) ?? realClock,
+    clock: clockOption(where, o.clock),
     random,
     retry: validateRetry(where, o.retry, random),
   };

@@ -3,7 +3,7 @@ import type { ApiConstructor, ApiType, Configuration, KubeConfig } from '@kubern
 import { classify as defaultClassify, type Classifier } from '../classify/index.js';
 import { backoffDelays, createRetryBudget, type RetryBudget, type RetryOptions } from '../retry/index.js';
 import { createRateLimiter, type RateLimiter } from '../retry/rate-limiter.js';
-import { MAX_TIMER_MS, clockOption } from '../shared/clock.js';
+import { TIMER_RANGE, clockOption } from '../shared/clock.js';
 import {
   checkOptionNames,
   describe,
@@ -154,9 +154,8 @@ export function makeApiClient<T extends ApiType>(
   const classify = functionOption<Classifier>(where, 'classify', o.classify) ?? defaultClassify;
   const clock = clockOption(where, o.clock);
   const signal = signalOption(where, o.signal);
-  const timeLimit = { min: 0, minExclusive: true, max: MAX_TIMER_MS };
-  const deadlineMs = optionalNumberOption(where, 'deadlineMs', o.deadlineMs, timeLimit);
-  const attemptTimeoutMs = optionalNumberOption(where, 'attemptTimeoutMs', o.attemptTimeoutMs, timeLimit);
+  const deadlineMs = optionalNumberOption(where, 'deadlineMs', o.deadlineMs, TIMER_RANGE);
+  const attemptTimeoutMs = optionalNumberOption(where, 'attemptTimeoutMs', o.attemptTimeoutMs, TIMER_RANGE);
   numberOption(where, 'maxAttempts', o.maxAttempts, 10, { min: 1, integer: true, infinite: true });
   // The schedule options, checked as retry() checks them (a factory throws at the call).
   backoffDelays(pickSchedule(o));

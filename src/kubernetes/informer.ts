@@ -2,7 +2,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { classify as defaultClassify, type Classifier } from '../classify/index.js';
 import type { Jitter } from '../retry/index.js';
-import { MAX_TIMER_MS } from '../shared/clock.js';
+import { MAX_TIMER_MS, TIMER_RANGE } from '../shared/clock.js';
 import {
   checkOptionNames, describe, enumOption, functionOption, numberOption, optionsObject, requiredFunction, signalOption,
   stringOption,
@@ -94,17 +94,16 @@ export function makeInformer<T extends KubernetesObject>(
   const signal = signalOption(where, o.signal);
   const classify = functionOption<Classifier>(where, 'classify', o.classify) ?? defaultClassify;
   const random = functionOption<() => number>(where, 'random', o.random) ?? Math.random;
-  const timer = { min: 0, minExclusive: true, max: MAX_TIMER_MS };
   const initialDelayMs = numberOption(where, 'initialDelayMs', o.initialDelayMs, 800, { min: 0, max: MAX_TIMER_MS });
-  const maxDelayMs = numberOption(where, 'maxDelayMs', o.maxDelayMs, Math.max(30_000, initialDelayMs), timer);
+  const maxDelayMs = numberOption(where, 'maxDelayMs', o.maxDelayMs, Math.max(30_000, initialDelayMs), TIMER_RANGE);
   if (maxDelayMs < initialDelayMs) {
     throw new RangeError(`${where}: option "maxDelayMs" (${maxDelayMs}) must be >= "initialDelayMs" (${initialDelayMs})`);
   }
   const multiplier = numberOption(where, 'multiplier', o.multiplier, 2, { min: 1 });
   const jitter = enumOption(where, 'jitter', o.jitter, JITTERS, 'equal');
-  const backoffResetMs = numberOption(where, 'backoffResetMs', o.backoffResetMs, 120_000, timer);
+  const backoffResetMs = numberOption(where, 'backoffResetMs', o.backoffResetMs, 120_000, TIMER_RANGE);
   const watchTimeoutSeconds = numberOption(where, 'watchTimeoutSeconds', o.watchTimeoutSeconds, 300, { min: 1, max: 86_400 });
-  const inactivityTimeoutMs = numberOption(where, 'inactivityTimeoutMs', o.inactivityTimeoutMs, 180_000, timer);
+  const inactivityTimeoutMs = numberOption(where, 'inactivityTimeoutMs', o.inactivityTimeoutMs, 180_000, TIMER_RANGE);
 
   const server = kubeConfig.getCurrentCluster()?.server;
   if (server === undefined) throw new Error(`${where}: the KubeConfig has no current cluster`);

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { contentHash, EmptyFileError, readFileWithRetry } from '../files/index.js';
-import { MAX_TIMER_MS, TIMER_RANGE } from '../shared/clock.js';
+import { TIMER_RANGE } from '../shared/clock.js';
 import { callHook, type HookErrorEvent } from '../shared/hooks.js';
 import { booleanOption, checkOptionNames, functionOption, numberOption, optionsObject, pathArgument, stringOption } from '../shared/validate.js';
 import { parseWithin, versionHash } from './config-version.js';
@@ -281,7 +281,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);
   const allowEmpty = booleanOption(where, 'allowEmpty', allowEmptyValue, false);
-  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, { min: 0, minExclusive: true, max: MAX_TIMER_MS });
+  const deadlineMs = numberOption(where, 'deadlineMs', deadlineValue, 120_000, TIMER_RANGE);
 
   // `textHash` is the hash of the text of `value` (a re-read of the same bytes is not parsed
   // again), `hash` the public one (of the value when it is JSON data, see versionHash).

@@ -5,6 +5,7 @@
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import { backoffDelays } from '../retry/index.js';
+import { unitInterval } from '../retry/backoff.js';
 import { startTimer } from '../shared/clock.js';
 import { tracingChannels } from '../shared/diagnostics.js';
 import { linkedController } from '../shared/signals.js';
@@ -161,10 +162,6 @@ export class RunLoop {
       this.#report.error(error, 'interval', this.#s.given);
       return undefined;
     }
-    return base + base * jitter * clampUnit(random());
+    return base + base * jitter * unitInterval(random());
   }
-}
-
-function clampUnit(value: number): number {
-  return value >= 0 && value < 1 ? value : value >= 1 ? 1 : 0;
 }

@@ -62,10 +62,14 @@ export class DirectoryWatch {
     if (this.#report.mode === 'timer-only') await this.#replan();
   }
 
-  /** A run starts: the changes noted so far are seen by it. */
-  forgetNoted(): void {
+  /**
+   * A run starts: the paths noted as changed so far are seen by it, so they join its `paths`
+   * instead of waking another run. (Paths with only an in-place event stay: their flush decides.)
+   */
+  takeNoted(): string[] {
+    const paths = [...this.#noted.paths];
     this.#noted.paths.clear();
-    this.#noted.touched.clear();
+    return paths;
   }
 
   async close(): Promise<void> {

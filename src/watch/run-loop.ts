@@ -18,8 +18,8 @@ const runTrace = tracingChannel<unknown, WatchRunContext>(tracingChannels.watchR
 
 /** What the loop needs from the watcher around it. */
 export interface RunLoopHooks {
-  /** A run is about to start: changes noted so far are seen by it. */
-  readonly beforeRun: () => void;
+  /** A run is about to start: the paths noted as changed so far, which it will see and report. */
+  readonly beforeRun: () => Iterable<string>;
   /** A timer fired: a chance to re-arm a broken file watch before the run. */
   readonly beforeTimerRun: () => Promise<void>;
 }
@@ -71,7 +71,7 @@ export class RunLoop {
     while (this.#next !== undefined && !this.#report.isClosed()) {
       const { reason, paths } = this.#next;
       this.#next = undefined;
-      this.#hooks.beforeRun();
+      for (const path of this.#hooks.beforeRun()) paths.add(path);
       this.#lastRunFailed = !(await this.#run(reason, this.#s.given.filter((path) => paths.has(path))));
     }
     this.#running = undefined;

@@ -86,7 +86,7 @@ export class WatchLoop {
     const lifetime = this.#lifetime.signal;
     this.#watch = new DirectoryWatch(settings, this.#report, lifetime, (paths) => this.#runs.request('change', paths));
     this.#runs = new RunLoop(settings, this.#report, lifetime, {
-      beforeRun: () => this.#watch.forgetNoted(),
+      beforeRun: () => this.#watch.takeNoted(),
       beforeTimerRun: () => this.#watch.rearmIfDown(),
     });
     let ready: Promise<void>;

@@ -208,16 +208,18 @@ describe('readFileWithRetry: budget and cancellation', () => {
   it('by default retries for 2 minutes (no attempt limit, waits of at most 5 s), then rejects with the last error', async () => {
     // A fake clock on which time moves only when retry waits between attempts (it announces each
     // wait through onRetry just before sleeping): that wait passes at once. Any other sleep (the
-    // overall deadline) stays pending until time reaches it.
+    // overall deadline) stays pending until time reaches it. The wait is known by its length: a
+    // wait that a change in the directory ends before it starts never reaches the clock, and must
+    // not make the next sleep (an attempt's deadline timer) pass for it.
     let now = 0;
-    let waitAnnounced = false;
+    let announcedWaitMs: number | undefined;
     const pending = new Set<{ at: number; fire: () => void }>();
     const clock: Clock = {
       now: () => now,
       sleep: (ms, signal) =>
         new Promise<void>((resolve, reject) => {
-          if (waitAnnounced) {
-            waitAnnounced = false;
+          if (ms === announcedWaitMs) {
+            announcedWaitMs = undefined;
             now += ms;
             for (const timer of pending) if (timer.at <= now) timer.fire();
             resolve();
@@ -231,7 +233,7 @@ describe('readFileWithRetry: budget and cancellation', () => {
     const retries: RetryEvent[] = [];
     const onRetry = (event: RetryEvent): void => {
       retries.push(event);
-      waitAnnounced = true;
+      announcedWaitMs = event.delayMs;
     };
     const error = await readFileWithRetry(join(dir, 'never'), { clock, onRetry }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ENOENT' });

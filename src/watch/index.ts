@@ -64,6 +64,7 @@ export {
   type LiveConfigErrorSource,
   type LiveConfigOptions,
   type LiveConfigParseContext,
+  type LiveConfigParseFunction,
 } from './live-config.js';
 
 /** Each plain diagnostics channel of `ridethrough/watch`, mapped to its (frozen) payload. */

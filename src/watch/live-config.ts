@@ -91,7 +91,7 @@ export interface LiveConfigParseContext {
 }
 
 /** What `parse` may be: it may ignore the context (`JSON.parse` is accepted too). */
-type ParseFunction<T> = (content: string, context: LiveConfigParseContext) => T | PromiseLike<T>;
+export type LiveConfigParseFunction<T> = (content: string, context: LiveConfigParseContext) => T | PromiseLike<T>;
 
 /**
  * Options of {@link liveConfig}: how to parse the file, who to tell, and the options of
@@ -110,7 +110,7 @@ export interface LiveConfigOptions<T> extends Omit<WatchOptions, 'onError' | 'ru
    * settled after `parseTimeoutMs` counts as failed.
    * @defaultValue none: the text itself
    */
-  parse?: ParseFunction<T> | undefined;
+  parse?: LiveConfigParseFunction<T> | undefined;
   /**
    * How long one call of `parse` may take. Past it, that version counts as rejected, as if `parse`
    * had thrown a `TimeoutError` (reported to `onError`, source `'parse'`, and on
@@ -235,7 +235,7 @@ export interface LiveConfig<T> {
  * ```
  */
 export function liveConfig(path: string, options?: LiveConfigOptions<string> & { parse?: undefined }): Promise<LiveConfig<string>>;
-export function liveConfig<T>(path: string, options: LiveConfigOptions<T> & { parse: ParseFunction<T> }): Promise<LiveConfig<T>>;
+export function liveConfig<T>(path: string, options: LiveConfigOptions<T> & { parse: LiveConfigParseFunction<T> }): Promise<LiveConfig<T>>;
 /**
  * A `parse` whose second parameter is something else (`JSON.parse` and its `reviver`), called with the text only in mind.
  *
@@ -276,7 +276,7 @@ function startLiveConfig(path: string, options: object | undefined): Promise<Liv
   const name = stringOption(where, 'name', nameValue);
   // Added to every event and context, only when given.
   const named = name === undefined ? {} : { name };
-  const userParse = functionOption<ParseFunction<unknown>>(where, 'parse', parseValue);
+  const userParse = functionOption<LiveConfigParseFunction<unknown>>(where, 'parse', parseValue);
   const parseTimeoutMs = numberOption(where, 'parseTimeoutMs', parseTimeoutValue, 10_000, TIMER_RANGE);
   const onChange = functionOption<(value: unknown, info: ConfigChangeInfo) => unknown>(where, 'onChange', onChangeValue);
   const onError = functionOption<NonNullable<LiveConfigOptions<unknown>['onError']>>(where, 'onError', onErrorValue);

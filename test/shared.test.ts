@@ -73,4 +73,18 @@ describe('onAbort', () => {
     expect(calls).toEqual([-1, -2]);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
+
+  it('calls one function registered twice twice, and each detach removes its own registration', () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const listener = (): void => void calls++;
+    const first = onAbort(controller.signal, listener);
+    onAbort(controller.signal, listener);
+    const third = onAbort(controller.signal, listener);
+    first();
+    first();
+    third();
+    controller.abort();
+    expect(calls).toBe(1);
+  });
 });

@@ -17,22 +17,22 @@
  *
  * Guide: [Retry options and jitter](../../docs/guides/retry-options.md).
  *
- * This file is the subpath's face and holds {@link retry} itself: the retry loop and the raced
- * attempt. The schedule is in backoff.ts, the shared budget in budget.ts, option checking in
- * options.ts, the event and trace payloads in events.ts, the rate limiter in rate-limiter.ts.
+ * This file is the subpath's face and holds {@link retry} itself: the retry loop. One attempt
+ * (its race and its trace) is in attempt.ts, the schedule in backoff.ts, the shared budget in
+ * budget.ts, option checking in options.ts, the event and trace payloads in events.ts, the rate
+ * limiter in rate-limiter.ts.
  *
  * @module
  */
 import { tracingChannel } from 'node:diagnostics_channel';
 import type { Classifier, Verdict } from '../classify/index.js';
 import { safeClassify } from '../classify/safe-classify.js';
-import { startTimer } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels, tracingChannels } from '../shared/diagnostics.js';
 import { callHook } from '../shared/hooks.js';
-import { noop, onAbort, timeoutError } from '../shared/signals.js';
 import { optionsObject, requiredFunction } from '../shared/validate.js';
+import { attemptTracing, Context, racedAttempt, tracedAttempt, type Failure } from './attempt.js';
 import { delayStream } from './backoff.js';
-import type { AttemptContext, AttemptTraceContext, GiveUpReason, RetryTraceContext } from './events.js';
+import type { AttemptContext, GiveUpReason, RetryTraceContext } from './events.js';
 import { checkRetryOptions, type RetryOptions, type RetrySettings } from './options.js';
 
 export { backoffDelays, type BackoffOptions, type Jitter } from './backoff.js';
@@ -55,7 +55,6 @@ const recoveredChannel = diagnosticsChannel(diagnosticsChannels.retry.recovered)
 const giveUpChannel = diagnosticsChannel(diagnosticsChannels.retry.giveUp);
 const hookErrorChannel = diagnosticsChannel(diagnosticsChannels.retry.hookError);
 const callTracing = tracingChannel<unknown, RetryTraceContext>(tracingChannels.retry);
-const attemptTracing = tracingChannel<unknown, AttemptTraceContext>(tracingChannels.retryAttempt);
 
 const ATTEMPT_TIMED_OUT: Verdict = Object.freeze({ kind: 'transient', reason: 'attempt timed out' });
 
@@ -159,9 +158,6 @@ function canAbort(s: RetrySettings): boolean {
   return s.signal !== undefined || s.deadlineMs !== undefined || s.attemptTimeoutMs !== undefined;
 }
 
-type Failure = { readonly error: unknown; readonly stopped: 'timeout' | 'deadline' | undefined };
-type Outcome<T> = ({ readonly ok: true; readonly value: T }) | ({ readonly ok: false } & Failure);
-
 /**
  * The retry loop, in one async function for the whole call: the caller's `await` is linked to it,
  * so a rejection's async stack keeps the caller's frames; and a pending retry holds this frame,
@@ -182,19 +178,14 @@ async function retryLoop<T>(
   let nextDelay: (() => number) | undefined;
   let lastError: unknown;
   let lastVerdict: Verdict | undefined;
-  const giveUp = (reason: GiveUpReason, attempts: number, error: unknown, verdict: Verdict | undefined): never => {
-    if (giveUpChannel.hasSubscribers) {
-      const elapsedMs = clock.now() - (startedAt ??= clock.now());
-      giveUpChannel.publish(Object.freeze({ reason, attempts, error, verdict, elapsedMs, name: s.name }));
-    }
-    throw error;
-  };
 
   for (let attempt = 1; ; attempt++) {
     if (trace !== undefined) trace.attempts = attempt;
     if (attempt > 1) {
-      if (signal?.aborted) return giveUp('aborted', attempt - 1, signal.reason, undefined);
-      if (deadlineAt !== undefined && clock.now() >= deadlineAt) return giveUp('deadline', attempt - 1, lastError, lastVerdict);
+      if (signal?.aborted) return giveUp(s, startedAt, 'aborted', attempt - 1, signal.reason, undefined);
+      if (deadlineAt !== undefined && clock.now() >= deadlineAt) {
+        return giveUp(s, startedAt, 'deadline', attempt - 1, lastError, lastVerdict);
+      }
     }
 
     let value: T | undefined;
@@ -213,7 +204,7 @@ async function retryLoop<T>(
         failure = { error, stopped: undefined };
       }
     } else {
-      const outcome = await tracedAttempt(fn, attempt, s, deadlineAt, lastError);
+      const outcome = await (attemptTracing.hasSubscribers ? tracedAttempt : racedAttempt)(fn, attempt, s, deadlineAt, lastError);
       if (outcome.ok) value = outcome.value;
       else failure = outcome;
     }
@@ -221,8 +212,8 @@ async function retryLoop<T>(
     if (failure === undefined) {
       s.budget?.onSuccess();
       if (attempt > 1 && (s.onRecovered !== undefined || recoveredChannel.hasSubscribers)) {
-        const elapsedMs = clock.now() - (startedAt ??= clock.now());
-        const event = Object.freeze({ attempts: attempt, elapsedMs, lastError, name: s.name });
+        const now = clock.now();
+        const event = Object.freeze({ attempts: attempt, elapsedMs: now - (startedAt ?? now), lastError, name: s.name });
         callHook(hookErrorChannel, 'onRecovered', s.onRecovered, event, s.name);
         if (recoveredChannel.hasSubscribers) recoveredChannel.publish(event);
       }
@@ -230,26 +221,28 @@ async function retryLoop<T>(
     }
 
     const { error, stopped } = failure;
-    if (signal?.aborted) return giveUp('aborted', attempt, signal.reason, undefined);
-    if (stopped === 'deadline') return giveUp('deadline', attempt, error, undefined);
+    if (signal?.aborted) return giveUp(s, startedAt, 'aborted', attempt, signal.reason, undefined);
+    if (stopped === 'deadline') return giveUp(s, startedAt, 'deadline', attempt, error, undefined);
     const verdict = stopped === 'timeout' ? ATTEMPT_TIMED_OUT : judge(s.classify, error);
     lastError = error;
     lastVerdict = verdict;
     if (trace !== undefined) trace.verdict = verdict;
-    if (verdict.kind !== 'transient') return giveUp('permanent', attempt, error, verdict);
-    if (attempt >= s.maxAttempts) return giveUp('attempts', attempt, error, verdict);
+    if (verdict.kind !== 'transient') return giveUp(s, startedAt, 'permanent', attempt, error, verdict);
+    if (attempt >= s.maxAttempts) return giveUp(s, startedAt, 'attempts', attempt, error, verdict);
 
     let delayMs = (nextDelay ??= delayStream(s.schedule))();
     const asked = verdict.retryAfterMs;
     if (asked !== undefined && asked > delayMs) {
       // A server's wait beyond the limit is not worth holding the call for: say so now.
-      if (asked > s.maxRetryAfterMs) return giveUp('retry-after', attempt, error, verdict);
+      if (asked > s.maxRetryAfterMs) return giveUp(s, startedAt, 'retry-after', attempt, error, verdict);
       delayMs = asked;
     }
     startedAt ??= clock.now();
     // Checked before onRetry runs: a slow hook must not buy an attempt past the deadline.
-    if (deadlineAt !== undefined && clock.now() + delayMs >= deadlineAt) return giveUp('deadline', attempt, error, verdict);
-    if (s.budget !== undefined && !s.budget.tryAcquire()) return giveUp('budget', attempt, error, verdict);
+    if (deadlineAt !== undefined && clock.now() + delayMs >= deadlineAt) {
+      return giveUp(s, startedAt, 'deadline', attempt, error, verdict);
+    }
+    if (s.budget !== undefined && !s.budget.tryAcquire()) return giveUp(s, startedAt, 'budget', attempt, error, verdict);
     if (s.onRetry !== undefined || retryChannel.hasSubscribers) {
       const event = Object.freeze({ attempt, error, verdict, delayMs, elapsedMs: clock.now() - startedAt, name: s.name });
       callHook(hookErrorChannel, 'onRetry', s.onRetry, event, s.name);
@@ -259,12 +252,28 @@ async function retryLoop<T>(
       try {
         await clock.sleep(delayMs, signal);
       } catch (sleepError) {
-        if (signal?.aborted) return giveUp('aborted', attempt, signal.reason, undefined);
+        if (signal?.aborted) return giveUp(s, startedAt, 'aborted', attempt, signal.reason, undefined);
         // A clock whose sleep rejects with nothing aborted broke its contract: say so as it did.
         throw sleepError;
       }
     }
   }
+}
+
+/** Publishes the give-up, when someone listens, and throws what the call rejects with. */
+function giveUp(
+  s: RetrySettings,
+  startedAt: number | undefined,
+  reason: GiveUpReason,
+  attempts: number,
+  error: unknown,
+  verdict: Verdict | undefined,
+): never {
+  if (giveUpChannel.hasSubscribers) {
+    const now = s.clock.now();
+    giveUpChannel.publish(Object.freeze({ reason, attempts, error, verdict, elapsedMs: now - (startedAt ?? now), name: s.name }));
+  }
+  throw error;
 }
 
 function wantsEvents(s: RetrySettings): boolean {
@@ -289,154 +298,3 @@ function judge(classifier: Classifier, error: unknown): Verdict {
 const noVerdict: Classifier = () => {
   throw new TypeError('the classifier returned no verdict');
 };
-
-/** {@link racedAttempt}, inside the `ridethrough:retry:attempt` trace when someone subscribes. */
-function tracedAttempt<T>(
-  fn: (context: AttemptContext) => Promise<T> | T,
-  attempt: number,
-  s: RetrySettings,
-  deadlineAt: number | undefined,
-  lastError: unknown,
-): Promise<Outcome<T>> {
-  if (!attemptTracing.hasSubscribers) return racedAttempt(fn, attempt, s, deadlineAt, lastError);
-  const context: AttemptTraceContext = { name: s.name, attempt };
-  const { start, end, asyncStart, asyncEnd, error: errorChannel } = attemptTracing;
-  // As tracePromise does, but the trace sees the attempt's own error, not an outcome object.
-  const outcome = start.runStores(context, () => {
-    try {
-      return racedAttempt(fn, attempt, s, deadlineAt, lastError);
-    } finally {
-      end.publish(context);
-    }
-  });
-  return outcome.then((settled) => {
-    if (settled.ok) context.result = settled.value;
-    else {
-      context.error = settled.error;
-      errorChannel.publish(context);
-    }
-    asyncStart.publish(context);
-    asyncEnd.publish(context);
-    return settled;
-  });
-}
-
-/**
- * One attempt, raced against whatever can stop it (the caller's signal, the attempt's time
- * limit, the deadline), so that an `fn` that ignores its signal cannot hang the call. One timer
- * serves the time limit and the deadline, whichever ends first.
- */
-function racedAttempt<T>(
-  fn: (context: AttemptContext) => Promise<T> | T,
-  attempt: number,
-  s: RetrySettings,
-  deadlineAt: number | undefined,
-  lastError: unknown,
-): Promise<Outcome<T>> {
-  const { signal, attemptTimeoutMs, clock } = s;
-  const untilDeadline = deadlineAt === undefined ? Infinity : Math.max(0, deadlineAt - clock.now());
-  const limitMs = Math.min(attemptTimeoutMs ?? Infinity, untilDeadline);
-  const controller = limitMs === Infinity ? undefined : new AbortController();
-  const attemptSignal = controller?.signal ?? signal;
-  return new Promise<Outcome<T>>((resolve) => {
-    let done = false;
-    let cancelTimer = noop;
-    let detachCaller = noop;
-    let detachResult = noop;
-    const settle = (outcome: Outcome<T>): void => {
-      if (done) return;
-      done = true;
-      cancelTimer();
-      detachCaller();
-      detachResult();
-      resolve(outcome);
-    };
-    if (signal !== undefined) {
-      detachCaller = onAbort(signal, () => {
-        controller?.abort(signal.reason);
-        settle({ ok: false, error: signal.reason, stopped: undefined });
-      });
-    }
-    let result: Promise<T>;
-    try {
-      result = Promise.resolve(fn(new Context(attempt, attemptSignal)));
-    } catch (error) {
-      settle({ ok: false, error, stopped: undefined });
-      return;
-    }
-    if (done) {
-      result.then(undefined, noop); // a late rejection of an attempt we stopped waiting for
-      return;
-    }
-    // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
-    // must see this timer as part of the attempt, not as a wait between attempts.
-    if (controller !== undefined) {
-      const byDeadline = untilDeadline <= (attemptTimeoutMs ?? Infinity);
-      cancelTimer = startTimer(clock, limitMs, () => {
-        const reason = byDeadline
-          ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
-          : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
-        controller.abort(reason);
-        settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
-      });
-    }
-    detachResult = whenSettled(
-      result,
-      (value) => settle({ ok: true, value }),
-      (error) => settle({ ok: false, error, stopped: undefined }),
-    );
-  });
-}
-
-interface Waiter {
-  readonly fulfilled: (value: never) => void;
-  readonly rejected: (error: unknown) => void;
-}
-
-const waitersOf = new WeakMap<Promise<unknown>, Set<Waiter>>();
-
-/**
- * Calls `fulfilled` or `rejected` when `promise` settles, unless the returned function detaches
- * them first. One reaction per promise, fanned out: an `fn` that returns one shared promise
- * which never settles (a memoised "synced" promise) would otherwise collect a reaction, and the
- * timed-out attempt it holds, per attempt.
- */
-function whenSettled<T>(promise: Promise<T>, fulfilled: (value: T) => void, rejected: (error: unknown) => void): () => void {
-  let waiters = waitersOf.get(promise);
-  if (waiters === undefined) {
-    const set = new Set<Waiter>();
-    waiters = set;
-    waitersOf.set(promise, set);
-    promise.then(
-      (value) => {
-        waitersOf.delete(promise);
-        for (const waiter of set) waiter.fulfilled(value as never);
-      },
-      (error: unknown) => {
-        waitersOf.delete(promise);
-        for (const waiter of set) waiter.rejected(error);
-      },
-    );
-  }
-  const waiter: Waiter = { fulfilled: fulfilled as (value: never) => void, rejected };
-  const set = waiters;
-  set.add(waiter);
-  return () => set.delete(waiter);
-}
-
-/**
- * The attempt context. With no signal to pass on, one is made on first read only: an
- * AbortController costs microseconds, and most functions under retry never look at it.
- */
-class Context implements AttemptContext {
-  #signal: AbortSignal | undefined;
-  constructor(
-    readonly attempt: number,
-    signal: AbortSignal | undefined,
-  ) {
-    this.#signal = signal;
-  }
-  get signal(): AbortSignal {
-    return (this.#signal ??= new AbortController().signal);
-  }
-}

@@ -74,8 +74,8 @@ export function onAbort(signal: AbortSignal, listener: () => void): () => void {
     fanOuts.set(signal, fan);
     signal.addEventListener('abort', native, { once: true });
   }
-  // Each registration gets its own entry, so one function registered twice is called twice.
-  const entry = (): void => listener();
+  // One function registered twice is called twice: the second registration gets an entry of its own.
+  const entry = fan.listeners.has(listener) ? (): void => listener() : listener;
   const { listeners, native } = fan;
   listeners.add(entry);
   return () => {

@@ -1,0 +1,171 @@
+/**
+ * One attempt of {@link retry}: the call of `fn`, raced against the caller's signal, the
+ * attempt's time limit and the deadline, and traced on `ridethrough:retry:attempt` when someone
+ * subscribes.
+ */
+import { tracingChannel } from 'node:diagnostics_channel';
+import { startTimer } from '../shared/clock.js';
+import { tracingChannels } from '../shared/diagnostics.js';
+import { noop, onAbort, timeoutError } from '../shared/signals.js';
+import type { AttemptContext, AttemptTraceContext } from './events.js';
+import type { RetrySettings } from './options.js';
+
+/** The `ridethrough:retry:attempt` tracing channel. */
+export const attemptTracing = tracingChannel<unknown, AttemptTraceContext>(tracingChannels.retryAttempt);
+
+/** How an attempt failed: `stopped` says whether its time limit or the deadline ended it. */
+export type Failure = { readonly error: unknown; readonly stopped: 'timeout' | 'deadline' | undefined };
+/** What an attempt came to. */
+export type Outcome<T> = ({ readonly ok: true; readonly value: T }) | ({ readonly ok: false } & Failure);
+
+/** {@link racedAttempt}, inside the `ridethrough:retry:attempt` trace (for when someone subscribes). */
+export function tracedAttempt<T>(
+  fn: (context: AttemptContext) => Promise<T> | T,
+  attempt: number,
+  s: RetrySettings,
+  deadlineAt: number | undefined,
+  lastError: unknown,
+): Promise<Outcome<T>> {
+  const context: AttemptTraceContext = { name: s.name, attempt };
+  const { start, end, asyncStart, asyncEnd, error: errorChannel } = attemptTracing;
+  // As tracePromise does, but the trace sees the attempt's own error, not an outcome object.
+  const outcome = start.runStores(context, () => {
+    try {
+      return racedAttempt(fn, attempt, s, deadlineAt, lastError);
+    } finally {
+      end.publish(context);
+    }
+  });
+  return outcome.then((settled) => {
+    if (settled.ok) context.result = settled.value;
+    else {
+      context.error = settled.error;
+      errorChannel.publish(context);
+    }
+    asyncStart.publish(context);
+    asyncEnd.publish(context);
+    return settled;
+  });
+}
+
+/**
+ * One attempt, raced against whatever can stop it (the caller's signal, the attempt's time
+ * limit, the deadline), so that an `fn` that ignores its signal cannot hang the call. One timer
+ * serves the time limit and the deadline, whichever ends first.
+ */
+export function racedAttempt<T>(
+  fn: (context: AttemptContext) => Promise<T> | T,
+  attempt: number,
+  s: RetrySettings,
+  deadlineAt: number | undefined,
+  lastError: unknown,
+): Promise<Outcome<T>> {
+  const { signal, attemptTimeoutMs, clock } = s;
+  const untilDeadline = deadlineAt === undefined ? Infinity : Math.max(0, deadlineAt - clock.now());
+  const limitMs = Math.min(attemptTimeoutMs ?? Infinity, untilDeadline);
+  const controller = limitMs === Infinity ? undefined : new AbortController();
+  let result: Promise<T>;
+  try {
+    // Called here rather than inside the promise below: what fn throws then carries two frames
+    // of ours fewer in its stack (a shorter stack to read, and less heap while a retry waits).
+    result = Promise.resolve(fn(new Context(attempt, controller?.signal ?? signal)));
+  } catch (error) {
+    return Promise.resolve({ ok: false, error, stopped: undefined });
+  }
+  if (signal?.aborted) {
+    // fn aborted the caller's signal itself, or something it called did.
+    controller?.abort(signal.reason);
+    result.then(undefined, noop);
+    return Promise.resolve({ ok: false, error: signal.reason, stopped: undefined });
+  }
+  return new Promise<Outcome<T>>((resolve) => {
+    let done = false;
+    let cancelTimer = noop;
+    let detachResult = noop;
+    const settle = (outcome: Outcome<T>): void => {
+      if (done) return;
+      done = true;
+      cancelTimer();
+      detachCaller();
+      detachResult();
+      resolve(outcome);
+    };
+    const detachCaller =
+      signal === undefined
+        ? noop
+        : onAbort(signal, () => {
+            controller?.abort(signal.reason);
+            settle({ ok: false, error: signal.reason, stopped: undefined });
+          });
+    // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
+    // must see this timer as part of the attempt, not as a wait between attempts.
+    if (controller !== undefined) {
+      const byDeadline = untilDeadline <= (attemptTimeoutMs ?? Infinity);
+      cancelTimer = startTimer(clock, limitMs, () => {
+        const reason = byDeadline
+          ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
+          : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
+        controller.abort(reason);
+        settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
+      });
+    }
+    detachResult = whenSettled(
+      result,
+      (value) => settle({ ok: true, value }),
+      (error) => settle({ ok: false, error, stopped: undefined }),
+    );
+  });
+}
+
+interface Waiter {
+  readonly fulfilled: (value: never) => void;
+  readonly rejected: (error: unknown) => void;
+}
+
+const waitersOf = new WeakMap<Promise<unknown>, Set<Waiter>>();
+
+/**
+ * Calls `fulfilled` or `rejected` when `promise` settles, unless the returned function detaches
+ * them first. One reaction per promise, fanned out: an `fn` that returns one shared promise
+ * which never settles (a memoised "synced" promise) would otherwise collect a reaction, and the
+ * timed-out attempt it holds, per attempt.
+ */
+function whenSettled<T>(promise: Promise<T>, fulfilled: (value: T) => void, rejected: (error: unknown) => void): () => void {
+  let waiters = waitersOf.get(promise);
+  if (waiters === undefined) {
+    const set = new Set<Waiter>();
+    waiters = set;
+    waitersOf.set(promise, set);
+    promise.then(
+      (value) => {
+        waitersOf.delete(promise);
+        for (const waiter of set) waiter.fulfilled(value as never);
+      },
+      (error: unknown) => {
+        waitersOf.delete(promise);
+        for (const waiter of set) waiter.rejected(error);
+      },
+    );
+  }
+  const waiter: Waiter = { fulfilled: fulfilled as (value: never) => void, rejected };
+  const set = waiters;
+  set.add(waiter);
+  return () => set.delete(waiter);
+}
+
+/**
+ * The attempt context. With no signal to pass on, one is made on first read only: an
+ * AbortController costs microseconds, and most functions under retry never look at it.
+ */
+export class Context implements AttemptContext {
+  #signal: AbortSignal | undefined;
+  constructor(
+    readonly attempt: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#signal = signal;
+  }
+  get signal(): AbortSignal {
+    return (this.#signal ??= new AbortController().signal);
+  }
+}

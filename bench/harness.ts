@@ -21,27 +21,46 @@ export async function nsPerOp(
 }
 
 /**
- * Median nanoseconds per call of each function, measured in interleaved rounds (a batch of each,
+ * One case of {@link nsPerOpInterleaved}: `run` is timed; `enter` and `leave`, untimed, run
+ * before and after each of its batches (subscribe a listener for this case only, say).
+ */
+export interface BenchCase {
+  run: () => unknown;
+  enter?: () => void;
+  leave?: () => void;
+}
+
+/**
+ * Median nanoseconds per call of each case, measured in interleaved rounds (a batch of each,
  * in turn, `rounds` times), so that a change in machine load colours every case alike rather
  * than whichever case happened to run during it. Use it for anything reported as a ratio.
  */
 export async function nsPerOpInterleaved(
-  fns: ReadonlyArray<() => unknown>,
+  cases: ReadonlyArray<(() => unknown) | BenchCase>,
   { rounds = 15, minTimeMs = 100 }: { rounds?: number; minTimeMs?: number } = {},
 ): Promise<number[]> {
+  const all = cases.map((c): BenchCase => (typeof c === 'function' ? { run: c } : c));
+  const timed = async (c: BenchCase, n: number): Promise<number> => {
+    c.enter?.();
+    try {
+      return await runBatch(c.run, n, true);
+    } finally {
+      c.leave?.();
+    }
+  };
   const batches: number[] = [];
-  for (const fn of fns) {
+  for (const c of all) {
     let batch = 1;
     for (;;) {
-      const ns = await runBatch(fn, batch, true);
+      const ns = await timed(c, batch);
       if (ns >= minTimeMs * 1e6 || batch >= 1 << 26) break;
       batch *= ns < 1e6 ? 10 : 2;
     }
     batches.push(batch);
   }
-  const samples: number[][] = fns.map(() => []);
+  const samples: number[][] = all.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < fns.length; i++) samples[i]!.push((await runBatch(fns[i]!, batches[i]!, true)) / batches[i]!);
+    for (let i = 0; i < all.length; i++) samples[i]!.push((await timed(all[i]!, batches[i]!)) / batches[i]!);
   }
   return samples.map(median);
 }

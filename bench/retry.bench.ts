@@ -1,7 +1,7 @@
 /**
  * retry() against its peers, in one run, as ratios to a bare `await fn()`:
- * the success path, a one-failure path with 0 ms delay, abort-to-reject latency during a long
- * wait, and heap bytes per pending retry.
+ * the success path, a one-failure path with 0 ms delay, both again with subscribers on every
+ * channel, abort-to-reject latency during a long wait, and heap bytes per pending retry.
  */
 import { ConstantBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 import { backOff } from 'exponential-backoff';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { retry, type Verdict } from 'ridethrough';
 import { COUNT, ROUNDS } from './retry-heap.js';
+import { observedStates, type ObservedFigures } from './retry-observed.js';
 import { median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
 
 const ok = async (): Promise<number> => 1;
@@ -51,6 +52,30 @@ const oneFailure: Array<[string, () => Promise<unknown>]> = [
 ];
 const oneFailureNs = await measureAll(oneFailure, 50);
 printTable('one failure then success, 0 ms delay (ns per call)', ratioRows(oneFailure, oneFailureNs));
+
+// --- the same two paths, with subscribers on every channel ----------------------------------
+// Each state in its own process (retry-observed.ts): Node changes a channel object's class when
+// it gains or loses its first subscriber, so subscribing and unsubscribing within one process
+// slows every later call, subscribed or not, which is not what a program that subscribes at
+// start-up (or never) sees.
+function observedCase(state: string): ObservedFigures {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('retry-observed.ts', import.meta.url)), state], {
+    encoding: 'utf8',
+    env: process.env,
+  });
+  if (child.status !== 0) throw new Error(`observed case ${state} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as ObservedFigures;
+}
+const observedRows: Record<keyof ObservedFigures, Row[]> = { success: [], oneFailure: [] };
+for (const [state, label] of observedStates) {
+  const figures = observedCase(state);
+  for (const path of ['success', 'oneFailure'] as const) {
+    const { bareNs, retryNs } = figures[path];
+    observedRows[path].push({ name: label, value: retryNs, unit: 'ns', ratio: retryNs / bareNs, note: `bare ${bareNs.toFixed(1)} ns` });
+  }
+}
+printTable('success path by who subscribes (ns per retry(fn) call, ratio to bare await fn() in the same process)', observedRows.success);
+printTable('one failure then success, 0 ms delay, by who subscribes (ratio to two bare calls)', observedRows.oneFailure);
 
 // --- abort during a long wait ----------------------------------------------------------------
 const alwaysFails = async (): Promise<never> => {

@@ -70,13 +70,15 @@ export function racedAttempt<T>(
     // of ours fewer in its stack (a shorter stack to read, and less heap while a retry waits).
     result = Promise.resolve(fn(new Context(attempt, controller?.signal ?? signal)));
   } catch (error) {
-    return Promise.resolve({ ok: false, error, stopped: undefined });
+    return Promise.resolve(failed(error));
   }
+  // Nothing can stop this attempt (it is traced, so the loop did not await fn itself): no race.
+  if (signal === undefined && controller === undefined) return result.then(succeeded, failed);
   if (signal?.aborted) {
     // fn aborted the caller's signal itself, or something it called did.
     controller?.abort(signal.reason);
     result.then(undefined, noop);
-    return Promise.resolve({ ok: false, error: signal.reason, stopped: undefined });
+    return Promise.resolve(failed(signal.reason));
   }
   return new Promise<Outcome<T>>((resolve) => {
     let done = false;
@@ -95,7 +97,7 @@ export function racedAttempt<T>(
         ? noop
         : onAbort(signal, () => {
             controller?.abort(signal.reason);
-            settle({ ok: false, error: signal.reason, stopped: undefined });
+            settle(failed(signal.reason));
           });
     // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
     // must see this timer as part of the attempt, not as a wait between attempts.
@@ -111,11 +113,14 @@ export function racedAttempt<T>(
     }
     detachResult = whenSettled(
       result,
-      (value) => settle({ ok: true, value }),
-      (error) => settle({ ok: false, error, stopped: undefined }),
+      (value) => settle(succeeded(value)),
+      (error) => settle(failed(error)),
     );
   });
 }
+
+const succeeded = <T>(value: T): Outcome<T> => ({ ok: true, value });
+const failed = (error: unknown): Outcome<never> => ({ ok: false, error, stopped: undefined });
 
 interface Waiter {
   readonly fulfilled: (value: never) => void;

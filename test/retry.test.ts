@@ -363,6 +363,42 @@ describe('retry: deadline', () => {
     expect(signals[1]!.aborted).toBe(true);
   });
 
+  it("gives an attempt that reads its signal only after its time limit a signal already aborted with the TimeoutError", async () => {
+    const clock = new FakeClock();
+    const contexts: AttemptContext[] = [];
+    const outcome = retry(
+      (context) => {
+        contexts.push(context);
+        return context.attempt === 1 ? new Promise<never>(() => {}) : 'second';
+      },
+      { clock, attemptTimeoutMs: 50, initialDelayMs: 0, classify: alwaysTransient },
+    );
+    await clock.advance(50);
+    await expect(outcome).resolves.toBe('second');
+    const late = contexts[0]!.signal; // first read, after the time-out
+    expect(late.aborted).toBe(true);
+    expect((late.reason as DOMException).message).toBe('attempt 1 timed out after 50 ms');
+    expect(contexts[1]!.signal.aborted).toBe(false);
+  });
+
+  it("aborts an attempt's own signal with the caller's reason when the caller aborts mid-attempt", async () => {
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    let attemptSignal: AbortSignal | undefined;
+    const outcome = retry(
+      ({ signal }) => {
+        attemptSignal = signal;
+        return new Promise<never>(() => {});
+      },
+      { signal: controller.signal, attemptTimeoutMs: 60_000 },
+    );
+    expect(attemptSignal).not.toBe(controller.signal);
+    expect(attemptSignal!.aborted).toBe(false);
+    controller.abort(reason);
+    await expect(outcome).rejects.toBe(reason);
+    expect(attemptSignal!.reason).toBe(reason);
+  });
+
   it('the sum of waits never exceeds deadlineMs (property)', async () => {
     await fc.assert(
       fc.asyncProperty(

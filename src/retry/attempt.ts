@@ -63,20 +63,22 @@ export function racedAttempt<T>(
   const { signal, attemptTimeoutMs, clock } = s;
   const untilDeadline = deadlineAt === undefined ? Infinity : Math.max(0, deadlineAt - clock.now());
   const limitMs = Math.min(attemptTimeoutMs ?? Infinity, untilDeadline);
-  const controller = limitMs === Infinity ? undefined : new AbortController();
+  const limited = limitMs !== Infinity;
+  // A time limit needs a signal of the attempt's own, which also follows the caller's.
+  const context = new Context(attempt, limited ? undefined : signal);
   let result: Promise<T>;
   try {
     // Called here rather than inside the promise below: what fn throws then carries two frames
     // of ours fewer in its stack (a shorter stack to read, and less heap while a retry waits).
-    result = Promise.resolve(fn(new Context(attempt, controller?.signal ?? signal)));
+    result = Promise.resolve(fn(context));
   } catch (error) {
     return Promise.resolve(failed(error));
   }
   // Nothing can stop this attempt (it is traced, so the loop did not await fn itself): no race.
-  if (signal === undefined && controller === undefined) return result.then(succeeded, failed);
+  if (signal === undefined && !limited) return result.then(succeeded, failed);
   if (signal?.aborted) {
     // fn aborted the caller's signal itself, or something it called did.
-    controller?.abort(signal.reason);
+    context.stop(signal.reason);
     result.then(undefined, noop);
     return Promise.resolve(failed(signal.reason));
   }
@@ -96,18 +98,18 @@ export function racedAttempt<T>(
       signal === undefined
         ? noop
         : onAbort(signal, () => {
-            controller?.abort(signal.reason);
+            context.stop(signal.reason);
             settle(failed(signal.reason));
           });
     // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
     // must see this timer as part of the attempt, not as a wait between attempts.
-    if (controller !== undefined) {
+    if (limited) {
       const byDeadline = untilDeadline <= (attemptTimeoutMs ?? Infinity);
       cancelTimer = startTimer(clock, limitMs, () => {
         const reason = byDeadline
           ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
           : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
-        controller.abort(reason);
+        context.stop(reason);
         settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
       });
     }
@@ -159,11 +161,14 @@ function whenSettled<T>(promise: Promise<T>, fulfilled: (value: T) => void, reje
 }
 
 /**
- * The attempt context. With no signal to pass on, one is made on first read only: an
- * AbortController costs microseconds, and most functions under retry never look at it.
+ * The attempt context. Its signal is made on first read only (an AbortController costs about a
+ * microsecond, and most functions under retry never look at it), unless it is the caller's own.
+ * {@link Context.stop} aborts it: at once if it was read, else as soon as it is.
  */
 export class Context implements AttemptContext {
   #signal: AbortSignal | undefined;
+  #controller: AbortController | undefined;
+  #stopped: { readonly reason: unknown } | undefined;
   constructor(
     readonly attempt: number,
     signal: AbortSignal | undefined,
@@ -171,6 +176,17 @@ export class Context implements AttemptContext {
     this.#signal = signal;
   }
   get signal(): AbortSignal {
-    return (this.#signal ??= new AbortController().signal);
+    if (this.#signal === undefined) {
+      this.#controller = new AbortController();
+      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason);
+      this.#signal = this.#controller.signal;
+    }
+    return this.#signal;
+  }
+  /** Aborts the signal this context made (not a caller's signal passed in), with `reason`. */
+  stop(reason: unknown): void {
+    if (this.#stopped !== undefined) return;
+    this.#stopped = { reason };
+    this.#controller?.abort(reason);
   }
 }

@@ -82,6 +82,12 @@ const CANCELLED = Symbol('cancelled');
  * Built on `clock.sleep`, so a fake clock drives it too.
  */
 export function startTimer(clock: Clock, ms: number, fn: () => void): () => void {
+  if (clock === realClock && ms > 0 && ms <= MAX_TIMER_MS) {
+    // The same on the real clock, without the controller, the promise and the abort event:
+    // a retry with a deadline that succeeds at once costs about 2 us instead of 9 (bench/).
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  }
   const controller = new AbortController();
   clock.sleep(ms, controller.signal).then(fn, noop);
   return () => controller.abort(CANCELLED);

@@ -26,7 +26,7 @@ import { MAX_TIMER_MS, clockOption } from '../shared/clock.js';
 import { diagnosticsChannel, diagnosticsChannels } from '../shared/diagnostics.js';
 import { abortError } from '../shared/signals.js';
 import { checkOptionNames, describe, functionOption, numberOption, optionsObject, signalOption, stringOption } from '../shared/validate.js';
-import { DRAINING, SHUTDOWN, evaluate, subjectKey, subjectKeys, type GateState, type NamedCheck } from './evaluate.js';
+import { DRAINING, SHUTDOWN, evaluateOne, subjectKey, subjectKeys, type GateState, type NamedCheck } from './evaluate.js';
 import { createHandler } from './probe.js';
 import type { Check, GateOptions, HandlerOptions, ReadinessGate } from './types.js';
 import { evaluateSet, waitUntilReady } from './wait.js';
@@ -138,7 +138,7 @@ export function readinessGate<S>(options: GateOptions<S>): ReadinessGate<S> {
         const signal = signalOption(where, eo.signal);
         const key = subjectKey(where, gate.key, subject, 'the subject');
         const scope = { checks: gate.checks, signal, rejectSignal: signal, honorDrain: true };
-        return evaluate(gate, scope, [subject], [key]).then((reports) => reports[0]!);
+        return evaluateOne(gate, scope, subject, key);
       });
     },
     evaluateAll(subjects, evaluateOptions) {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { abortError } from '../shared/signals.js';
 import { booleanOption, checkOptionNames, describe, optionsObject } from '../shared/validate.js';
-import { SHUTDOWN, SHUTDOWN_RESULT, SHUTTING_DOWN, evaluate, type GateState, type NamedCheck } from './evaluate.js';
+import { SHUTDOWN, SHUTDOWN_RESULT, SHUTTING_DOWN, evaluateOne, type GateState, type NamedCheck } from './evaluate.js';
 import { escapeUnprintable, oneLine } from './format.js';
 import type { CheckResult, HandlerOptions, ProbeHandler, Report } from './types.js';
 
@@ -143,9 +143,7 @@ function probe<S>(
   let run = runs.get(id);
   if (run === undefined) {
     const hangUp = new AbortController();
-    const report = evaluate(gate, { checks, signal: hangUp.signal, rejectSignal: hangUp.signal, honorDrain }, [undefined as S], ['']).then(
-      (reports) => reports[0]!,
-    );
+    const report = evaluateOne(gate, { checks, signal: hangUp.signal, rejectSignal: hangUp.signal, honorDrain }, undefined as S, '');
     const shared: SharedRun<S> = { report, hangUp, clients: 0 };
     runs.set(id, shared);
     const forget = (): void => {

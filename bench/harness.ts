@@ -2,6 +2,8 @@
  * The one measuring harness every benchmark uses. It reports what it measured; nothing here
  * asserts a speed. Run with `npm run bench` (all) or `npm run bench -- retry` (one file).
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** Median nanoseconds per call of `fn`, over `rounds` rounds of at least `minTimeMs` each. */
 export async function nsPerOp(
@@ -170,4 +172,15 @@ function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
   return n.toFixed(n >= 10 ? 1 : 2);
+}
+
+/**
+ * Runs `file` (a bench script beside this one) in a Node process of its own with `arg`, and
+ * returns the JSON of the last line it prints: for measurements that another case run before
+ * them in the same process would colour (heap layout, a channel's subscriber state).
+ */
+export function jsonFromChild<T>(file: URL, arg: string): T {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(file), arg], { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) throw new Error(`${fileURLToPath(file)} ${arg} failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as T;
 }

@@ -5,13 +5,11 @@
  */
 import { ConstantBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 import { backOff } from 'exponential-backoff';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import pRetry from 'p-retry';
 import { retry, type Verdict } from 'ridethrough';
 import { COUNT, ROUNDS } from './retry-heap.js';
 import { observedStates, type ObservedFigures } from './retry-observed.js';
-import { median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
+import { jsonFromChild, median, nsPerOpInterleaved, printTable, type HeapPerItem, type Row } from './harness.js';
 
 const ok = async (): Promise<number> => 1;
 const transient: Verdict = { kind: 'transient', reason: 'test' };
@@ -58,17 +56,9 @@ printTable('one failure then success, 0 ms delay (ns per call)', ratioRows(oneFa
 // it gains or loses its first subscriber, so subscribing and unsubscribing within one process
 // slows every later call, subscribed or not, which is not what a program that subscribes at
 // start-up (or never) sees.
-function observedCase(state: string): ObservedFigures {
-  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('retry-observed.ts', import.meta.url)), state], {
-    encoding: 'utf8',
-    env: process.env,
-  });
-  if (child.status !== 0) throw new Error(`observed case ${state} failed: ${child.stderr}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop()!) as ObservedFigures;
-}
 const observedRows: Record<keyof ObservedFigures, Row[]> = { success: [], oneFailure: [] };
 for (const [state, label] of observedStates) {
-  const figures = observedCase(state);
+  const figures = jsonFromChild<ObservedFigures>(new URL('retry-observed.ts', import.meta.url), state);
   for (const path of ['success', 'oneFailure'] as const) {
     const { bareNs, retryNs } = figures[path];
     observedRows[path].push({ name: label, value: retryNs, unit: 'ns', ratio: retryNs / bareNs, note: `bare ${bareNs.toFixed(1)} ns` });
@@ -118,14 +108,7 @@ printTable('abort-to-reject latency, median (exponential-backoff takes no signal
 // Each case in its own Node process (retry-heap.ts says how each is measured); the harness's
 // own cost per call is measured the same way and subtracted; the spread is the lowest and
 // highest of the counted rounds.
-function heapCase(name: string): HeapPerItem {
-  const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(new URL('retry-heap.ts', import.meta.url)), name], {
-    encoding: 'utf8',
-    env: process.env,
-  });
-  if (child.status !== 0) throw new Error(`heap case ${name} failed: ${child.stderr}`);
-  return JSON.parse(child.stdout.trim().split('\n').pop()!) as HeapPerItem;
-}
+const heapCase = (name: string): HeapPerItem => jsonFromChild<HeapPerItem>(new URL('retry-heap.ts', import.meta.url), name);
 const harness = heapCase('harness');
 const memRows: Row[] = [{ name: 'harness alone (subtracted below)', value: harness.median, unit: 'B', note: spread(harness, 0) }];
 for (const [name, label] of [

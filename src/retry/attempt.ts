@@ -18,20 +18,14 @@ export type Failure = { readonly error: unknown; readonly stopped: 'timeout' | '
 /** What an attempt came to. */
 export type Outcome<T> = ({ readonly ok: true; readonly value: T }) | ({ readonly ok: false } & Failure);
 
-/** {@link racedAttempt}, inside the `ridethrough:retry:attempt` trace (for when someone subscribes). */
-export function tracedAttempt<T>(
-  fn: (context: AttemptContext) => Promise<T> | T,
-  attempt: number,
-  s: RetrySettings,
-  deadlineAt: number | undefined,
-  lastError: unknown,
-): Promise<Outcome<T>> {
-  const context: AttemptTraceContext = { name: s.name, attempt };
+/** `run` (one attempt), inside the `ridethrough:retry:attempt` trace: for when someone subscribes. */
+export function tracedAttempt<T>(name: string | undefined, attempt: number, run: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  const context: AttemptTraceContext = { name, attempt };
   const { start, end, asyncStart, asyncEnd, error: errorChannel } = attemptTracing;
   // As tracePromise does, but the trace sees the attempt's own error, not an outcome object.
   const outcome = start.runStores(context, () => {
     try {
-      return racedAttempt(fn, attempt, s, deadlineAt, lastError);
+      return run();
     } finally {
       end.publish(context);
     }

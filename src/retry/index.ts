@@ -204,7 +204,9 @@ async function retryLoop<T>(
         failure = { error, stopped: undefined };
       }
     } else {
-      const outcome = await (attemptTracing.hasSubscribers ? tracedAttempt : racedAttempt)(fn, attempt, s, deadlineAt, lastError);
+      const outcome = await (attemptTracing.hasSubscribers
+        ? tracedAttempt(s.name, attempt, () => racedAttempt(fn, attempt, s, deadlineAt, lastError))
+        : racedAttempt(fn, attempt, s, deadlineAt, lastError));
       if (outcome.ok) value = outcome.value;
       else failure = outcome;
     }

@@ -23,46 +23,27 @@ export async function nsPerOp(
 }
 
 /**
- * One case of {@link nsPerOpInterleaved}: `run` is timed; `enter` and `leave`, untimed, run
- * before and after each of its batches (subscribe a listener for this case only, say).
- */
-export interface BenchCase {
-  run: () => unknown;
-  enter?: () => void;
-  leave?: () => void;
-}
-
-/**
- * Median nanoseconds per call of each case, measured in interleaved rounds (a batch of each,
+ * Median nanoseconds per call of each function, measured in interleaved rounds (a batch of each,
  * in turn, `rounds` times), so that a change in machine load colours every case alike rather
  * than whichever case happened to run during it. Use it for anything reported as a ratio.
  */
 export async function nsPerOpInterleaved(
-  cases: ReadonlyArray<(() => unknown) | BenchCase>,
+  fns: ReadonlyArray<() => unknown>,
   { rounds = 15, minTimeMs = 100 }: { rounds?: number; minTimeMs?: number } = {},
 ): Promise<number[]> {
-  const all = cases.map((c): BenchCase => (typeof c === 'function' ? { run: c } : c));
-  const timed = async (c: BenchCase, n: number): Promise<number> => {
-    c.enter?.();
-    try {
-      return await runBatch(c.run, n, true);
-    } finally {
-      c.leave?.();
-    }
-  };
   const batches: number[] = [];
-  for (const c of all) {
+  for (const fn of fns) {
     let batch = 1;
     for (;;) {
-      const ns = await timed(c, batch);
+      const ns = await runBatch(fn, batch, true);
       if (ns >= minTimeMs * 1e6 || batch >= 1 << 26) break;
       batch *= ns < 1e6 ? 10 : 2;
     }
     batches.push(batch);
   }
-  const samples: number[][] = all.map(() => []);
+  const samples: number[][] = fns.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < all.length; i++) samples[i]!.push((await timed(all[i]!, batches[i]!)) / batches[i]!);
+    for (let i = 0; i < fns.length; i++) samples[i]!.push((await runBatch(fns[i]!, batches[i]!, true)) / batches[i]!);
   }
   return samples.map(median);
 }

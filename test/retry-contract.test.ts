@@ -154,4 +154,32 @@ describe('retry: options', () => {
     const error = (await callerFrameMarker().catch((e: unknown) => e)) as Error;
     expect(error.stack).toContain('callerFrameMarker');
   });
+
+  it('puts at most three frames of its own between fn and the caller in what fn throws, on every path', async () => {
+    // fn is called from the loop's frames, not from inside a promise executor: a shorter stack
+    // to read, and less heap for a pending retry that keeps the error as its last one.
+    for (const options of [{}, { signal: new AbortController().signal }, { attemptTimeoutMs: 60_000 }, { deadlineMs: 60_000 }]) {
+      let stack = '';
+      function attemptFrameMarker({ attempt }: { attempt: number }): Promise<string> {
+        if (attempt === 1) {
+          const error = new Error('first');
+          stack = error.stack ?? '';
+          throw error;
+        }
+        return Promise.resolve('ok');
+      }
+      function callerFrameMarker(): Promise<string> {
+        return retry(attemptFrameMarker, { initialDelayMs: 0, classify: alwaysTransient, ...options });
+      }
+      await expect(callerFrameMarker()).resolves.toBe('ok');
+      const frames = stack.split('\n').slice(1);
+      const from = frames.findIndex((f) => f.includes('attemptFrameMarker'));
+      const to = frames.findIndex((f) => f.includes('callerFrameMarker'));
+      expect(from, stack).toBe(0);
+      const between = frames.slice(from + 1, to);
+      expect(to, stack).toBeGreaterThan(from);
+      expect(between.length, `${JSON.stringify(options)}\n${stack}`).toBeLessThanOrEqual(3);
+      expect(between.join('\n')).not.toContain('new Promise');
+    }
+  });
 });

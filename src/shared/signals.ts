@@ -74,9 +74,9 @@ export function onAbort(signal: AbortSignal, listener: () => void): () => void {
     fanOuts.set(signal, fan);
     signal.addEventListener('abort', native, { once: true });
   }
-  // One function registered twice is called twice: the second registration gets an entry of its own.
-  const entry = fan.listeners.has(listener) ? (): void => listener() : listener;
   const { listeners, native } = fan;
+  // One function registered twice is called twice: the second registration gets an entry of its own.
+  const entry = listeners.has(listener) ? (): void => listener() : listener;
   listeners.add(entry);
   return () => {
     if (!listeners.delete(entry) || listeners.size > 0) return;
@@ -84,3 +84,4 @@ export function onAbort(signal: AbortSignal, listener: () => void): () => void {
     signal.removeEventListener('abort', native);
   };
 }
+
